@@ -1,0 +1,62 @@
+//! The storage interface of the OpenStack-Ansible inventory.
+//!
+//! Every place an inventory can live (the JSON file, a REST service, a plugin
+//! loaded at run time) implements [`StorageBackend`]. The data crossing the
+//! interface is plain JSON text, so a backend written in another language (see
+//! the plugin ABI) sees exactly what a built-in backend sees.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The key/value settings of a backend's section in `osa.ini`.
+pub type Settings = BTreeMap<String, String>;
+
+/// Why a backend operation failed, in words an operator can act on.
+///
+/// The host adds which backend failed; the message says why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendError {
+    message: String,
+}
+
+impl BackendError {
+    pub fn new(message: impl fmt::Display) -> Self {
+        BackendError {
+            message: message.to_string(),
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for BackendError {}
+
+/// Where an inventory is stored.
+///
+/// The generator calls `register` once, then `load`, then `write` only when
+/// the inventory changed. A backend that needs exclusive access (a lock) takes
+/// it in `load` and holds it until `write` or until it is dropped.
+pub trait StorageBackend {
+    /// Receives the settings of this backend's `osa.ini` section.
+    fn register(&mut self, settings: &Settings) -> Result<(), BackendError>;
+
+    /// Returns the stored inventory as a JSON document, or `None` when nothing
+    /// has been stored yet.
+    fn load(&mut self) -> Result<Option<String>, BackendError>;
+
+    /// Stores the inventory, a JSON document as the generator prints it.
+    /// Nothing may be half written: either the new inventory is stored or the
+    /// previous one is left as it was.
+    fn write(&mut self, inventory: &str) -> Result<(), BackendError>;
+
+    /// Names where the data lives, for messages ("/etc/openstack_deploy/openstack_inventory.json").
+    fn location(&self) -> String;
+}

@@ -1,0 +1,337 @@
+//! Every risky filesystem operation of the project, in one place.
+//!
+//! Replacing a file that operators depend on (the inventory, its backup
+//! archive) must never leave a half-written file behind, even when the
+//! machine loses power mid-write, and two runs of the generator must never
+//! interleave their read-modify-write cycles. [`atomic_write`] and
+//! [`FileLock`] are the only ways the project does either.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// The mode of a file created by [`atomic_write`] when none existed before.
+const NEW_FILE_MODE: u32 = 0o644;
+
+/// Replaces `path` with `contents` so that readers see either the old file or
+/// the complete new one, never a mix or a truncated file.
+///
+/// The data goes to a temporary file in the same directory (so the final
+/// `rename` stays on one filesystem and is atomic), is flushed to disk, gets
+/// the permissions of the file it replaces (or `0644` for a new file), and is
+/// renamed over `path`; finally the directory is synced so the rename itself
+/// survives a crash. If `path` is a symbolic link, the file it points to is
+/// replaced and the link is kept. On failure the temporary file is removed and
+/// `path` is untouched.
+pub fn atomic_write(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let target = resolve_symlink(path)?;
+    let dir = parent_dir(&target);
+    let file_name = target
+        .file_name()
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: not a file path", path.display()),
+            )
+        })?
+        .to_string_lossy()
+        .into_owned();
+
+    let existing = match fs::metadata(&target) {
+        Ok(meta) => Some(meta),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+
+    // A hidden name starting with the target's name makes a leftover (after
+    // a crash, where no destructor runs) easy to recognise.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{file_name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.as_file_mut().write_all(contents)?;
+    copy_metadata(tmp.as_file(), existing.as_ref())?;
+    tmp.as_file().sync_all()?;
+    // `persist` renames over the target; on error the temporary file is
+    // still owned by the returned error and deleted when it is dropped.
+    tmp.persist(&target).map_err(|e| e.error)?;
+    sync_dir(dir)
+}
+
+/// The file that writing to `path` must replace: `path` itself, or the file
+/// a symbolic link at `path` points to (replacing the link with a regular
+/// file would silently detach it from wherever the operator keeps the data).
+fn resolve_symlink(path: &Path) -> io::Result<PathBuf> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(path),
+        Ok(_) => Ok(path.to_path_buf()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(path.to_path_buf()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+#[cfg(unix)]
+fn copy_metadata(tmp: &File, existing: Option<&fs::Metadata>) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    let mode = existing.map_or(NEW_FILE_MODE, |m| m.mode() & 0o7777);
+    tmp.set_permissions(fs::Permissions::from_mode(mode))?;
+    if let Some(old) = existing {
+        let new = tmp.metadata()?;
+        if (new.uid(), new.gid()) != (old.uid(), old.gid()) {
+            // Keep the owner when we may (root rewriting a file owned by a
+            // deploy user). A non-root caller cannot give files away; the
+            // write itself is still correct, so that refusal is not an error.
+            match std::os::unix::fs::fchown(tmp, Some(old.uid()), Some(old.gid())) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn copy_metadata(tmp: &File, existing: Option<&fs::Metadata>) -> io::Result<()> {
+    if let Some(old) = existing {
+        tmp.set_permissions(old.permissions())?;
+    }
+    Ok(())
+}
+
+/// Makes a rename in `dir` durable.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    // Directories cannot be opened for syncing here; the rename is as durable
+    // as the platform makes it.
+    Ok(())
+}
+
+/// An exclusive advisory lock on a lock file, released when dropped.
+///
+/// Advisory: it only excludes other holders of the same lock (other runs of
+/// the generator), which is all that is needed to serialise their
+/// read-modify-write cycles. The lock file itself is never removed; removing
+/// it would let a later run lock a new file while an earlier one still holds
+/// the old.
+#[derive(Debug)]
+pub struct FileLock {
+    // Held only for its lock; closing the file releases it.
+    file: File,
+    path: PathBuf,
+}
+
+impl FileLock {
+    /// Opens (creating if missing) the lock file at `path` and blocks until
+    /// this process holds its exclusive lock.
+    ///
+    /// When the file exists but cannot be opened for writing (an operator
+    /// without write access only reading the inventory), it is opened read
+    /// only: the lock works the same on such a handle.
+    pub fn acquire(path: &Path) -> io::Result<FileLock> {
+        let file = Self::open(path)?;
+        file.lock()?;
+        Ok(FileLock {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Like [`FileLock::acquire`], but returns `Ok(None)` instead of waiting
+    /// when another handle holds the lock.
+    pub fn try_acquire(path: &Path) -> io::Result<Option<FileLock>> {
+        let file = Self::open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(FileLock {
+                file,
+                path: path.to_path_buf(),
+            })),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    fn open(path: &Path) -> io::Result<File> {
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(NEW_FILE_MODE);
+        }
+        match options.open(path) {
+            Ok(file) => Ok(file),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                File::open(path).map_err(|_| e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The open lock file (for checks; locking it again is not needed).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[cfg(unix)]
+    fn mode_of(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn creates_new_file_with_0644_and_no_leftovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inv.json");
+        atomic_write(&path, b"hello").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"hello");
+        #[cfg(unix)]
+        assert_eq!(mode_of(&path), 0o644);
+        assert_eq!(names_in(dir.path()), vec!["inv.json"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn keeps_mode_of_replaced_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inv.json");
+        fs::write(&path, b"old contents that are longer").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        atomic_write(&path, b"new").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert_eq!(mode_of(&path), 0o600);
+        assert_eq!(names_in(dir.path()), vec!["inv.json"]);
+    }
+
+    #[test]
+    fn failure_leaves_target_and_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // The target is a non-empty directory: the rename must fail.
+        let path = dir.path().join("inv.json");
+        fs::create_dir(&path).unwrap();
+        fs::write(path.join("keep"), b"x").unwrap();
+        assert!(atomic_write(&path, b"new").is_err());
+        assert_eq!(names_in(dir.path()), vec!["inv.json"]);
+        assert_eq!(fs::read(path.join("keep")).unwrap(), b"x");
+    }
+
+    #[test]
+    fn missing_directory_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nope").join("inv.json");
+        assert!(atomic_write(&path, b"x").is_err());
+        assert!(!path.exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn writes_through_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let real_dir = dir.path().join("real");
+        fs::create_dir(&real_dir).unwrap();
+        let real = real_dir.join("inv.json");
+        fs::write(&real, b"old").unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        atomic_write(&link, b"new").unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(&real).unwrap(), b"new");
+        assert_eq!(names_in(&real_dir), vec!["inv.json"]);
+    }
+
+    #[test]
+    fn lock_excludes_a_second_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.lock");
+        let held = FileLock::acquire(&path).unwrap();
+        assert!(path.exists());
+        assert_eq!(held.path(), path);
+
+        // Another handle (as another process would have) cannot take it.
+        let other = File::options().read(true).write(true).open(&path).unwrap();
+        assert!(matches!(
+            other.try_lock(),
+            Err(fs::TryLockError::WouldBlock)
+        ));
+        assert!(FileLock::try_acquire(&path).unwrap().is_none());
+
+        drop(held);
+        assert!(other.try_lock().is_ok());
+        other.unlock().unwrap();
+        assert!(FileLock::try_acquire(&path).unwrap().is_some());
+    }
+
+    #[test]
+    fn acquire_blocks_until_released() {
+        use std::sync::mpsc;
+        use std::time::Duration;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.lock");
+        let held = FileLock::acquire(&path).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let p = path.clone();
+        let waiter = std::thread::spawn(move || {
+            let lock = FileLock::acquire(&p).unwrap();
+            tx.send(()).unwrap();
+            drop(lock);
+        });
+        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+        drop(held);
+        rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        waiter.join().unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn lock_works_on_read_only_lock_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.lock");
+        fs::write(&path, b"").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o444)).unwrap();
+        // Root ignores permissions; either way the lock must be taken.
+        let held = FileLock::acquire(&path).unwrap();
+        assert!(FileLock::try_acquire(&path).unwrap().is_none());
+        drop(held);
+    }
+}

@@ -1,0 +1,218 @@
+//! Inventory storage: backend selection from `osa.ini` and the built-in backends.
+//!
+//! * [`osa_ini`] reads `osa.ini`, which says which backend stores the
+//!   inventory and how it is configured.
+//! * [`open`] builds the backend a [`BackendSpec`] describes (the JSON file
+//!   backend when there is no `osa.ini`).
+//! * [`json_file`] is the built-in backend: `openstack_inventory.json`.
+//! * [`backup`] keeps the tar archive of previous inventories.
+//! * [`fsutil`] holds every risky filesystem operation (atomic replacement,
+//!   locking) for the whole project.
+
+use std::path::PathBuf;
+
+use inventory_backend::{BackendError, Settings, StorageBackend};
+
+pub mod backup;
+pub mod fsutil;
+pub mod json_file;
+pub mod osa_ini;
+
+pub use json_file::JsonFileBackend;
+pub use osa_ini::{BackendKind, BackendSpec, OsaIni};
+
+/// The inventory file the JSON backend reads and writes.
+pub const INVENTORY_FILENAME: &str = "openstack_inventory.json";
+
+/// The archive of previous inventories, next to the inventory file.
+pub const BACKUP_FILENAME: &str = "backup_openstack_inventory.tar";
+
+/// Why the storage could not be set up; each names the file, section or key
+/// concerned and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// `osa.ini` is not valid INI.
+    #[error("{}, line {line}: {message}", .path.display())]
+    IniSyntax {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+
+    /// A required section is missing.
+    #[error("{} has no [{section}] section", .path.display())]
+    MissingSection { path: PathBuf, section: String },
+
+    /// A required key is missing (or empty).
+    #[error("section [{section}] of {} has no '{key}' key", .path.display())]
+    MissingKey {
+        path: PathBuf,
+        section: String,
+        key: String,
+    },
+
+    /// A key that means nothing in its section.
+    #[error("unknown key '{key}' in section [{section}] of {} (known: {known})", .path.display())]
+    UnknownKey {
+        path: PathBuf,
+        section: String,
+        key: String,
+        known: String,
+    },
+
+    /// A key whose value is unusable.
+    #[error("invalid '{key}' in section [{section}] of {}: {message}", .path.display())]
+    InvalidValue {
+        path: PathBuf,
+        section: String,
+        key: String,
+        message: String,
+    },
+
+    /// `[storage] backend` names neither a section nor a built-in type.
+    #[error(
+        "[storage] backend = {section} in {} names no section [{section}], \
+         and '{section}' is not a built-in backend type",
+        .path.display()
+    )]
+    NoSuchBackendSection { path: PathBuf, section: String },
+
+    /// A section asked for by name does not exist.
+    #[error("no section [{section}] in {}", .path.display())]
+    NoSuchSection { path: PathBuf, section: String },
+
+    /// A section's `type` (or its name, by default) is no backend type.
+    #[error("unknown backend type '{kind}' in section [{section}] of {} (known: {known})", .path.display())]
+    UnknownType {
+        path: PathBuf,
+        section: String,
+        kind: String,
+        known: String,
+    },
+
+    /// A plugin backend was selected, but this build cannot load plugins.
+    #[error(
+        "{section} backend: plugin backends are not available yet \
+         (section [{section}] selects the library {})",
+        .library.display()
+    )]
+    PluginUnavailable { section: String, library: PathBuf },
+
+    /// The backend itself refused or failed.
+    #[error("{backend} backend: {source}")]
+    Backend {
+        backend: String,
+        #[source]
+        source: BackendError,
+    },
+}
+
+/// Builds the backend `spec` describes and registers its settings.
+///
+/// `None` (no `osa.ini`) means the JSON file backend with default settings.
+/// `search_dirs` are the directories the JSON backend looks in, in order:
+/// the `--config` directory (`~` expanded), then `/etc/openstack_deploy`.
+pub fn open(
+    spec: Option<&BackendSpec>,
+    search_dirs: Vec<PathBuf>,
+) -> Result<Box<dyn StorageBackend>, StorageError> {
+    let no_settings = Settings::new();
+    let (name, kind, settings) = match spec {
+        Some(spec) => (spec.section.as_str(), &spec.kind, &spec.settings),
+        None => ("json", &BackendKind::Json, &no_settings),
+    };
+    let mut backend: Box<dyn StorageBackend> = match kind {
+        BackendKind::Json => Box::new(JsonFileBackend::new(search_dirs)),
+        BackendKind::Plugin { library } => {
+            return Err(StorageError::PluginUnavailable {
+                section: name.to_string(),
+                library: library.clone(),
+            });
+        }
+    };
+    backend
+        .register(settings)
+        .map_err(|source| StorageError::Backend {
+            backend: name.to_string(),
+            source,
+        })?;
+    Ok(backend)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::path::Path;
+
+    #[test]
+    fn default_is_json_in_search_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(INVENTORY_FILENAME), "{}").unwrap();
+        let mut b = open(None, vec![dir.path().to_path_buf()]).unwrap();
+        assert_eq!(b.load().unwrap().as_deref(), Some("{}"));
+        assert_eq!(
+            b.location(),
+            dir.path().join(INVENTORY_FILENAME).display().to_string()
+        );
+    }
+
+    #[test]
+    fn json_spec_settings_are_registered() {
+        let dir = tempfile::tempdir().unwrap();
+        let ini = OsaIni::parse(
+            Path::new("osa.ini"),
+            &format!(
+                "[storage]\nbackend = files\n[files]\ntype = json\ndirectory = {}\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let spec = ini.active().unwrap();
+        let mut b = open(Some(&spec), vec!["/nonexistent".into()]).unwrap();
+        assert_eq!(b.load().unwrap(), None);
+        b.write("{}").unwrap();
+        assert!(dir.path().join(INVENTORY_FILENAME).exists());
+    }
+
+    #[test]
+    fn bad_setting_names_the_backend() {
+        let ini = OsaIni::parse(
+            Path::new("osa.ini"),
+            "[storage]\nbackend = json\n[json]\ncolour = red\n",
+        )
+        .unwrap();
+        let spec = ini.active().unwrap();
+        let err = open(Some(&spec), vec![]).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "json backend: unknown setting 'colour' (known: directory)"
+        );
+        assert!(matches!(err, StorageError::Backend { .. }));
+    }
+
+    #[test]
+    fn plugin_is_not_available_yet() {
+        let spec = BackendSpec {
+            section: "sqlite".into(),
+            kind: BackendKind::Plugin {
+                library: "/usr/lib/libx.so".into(),
+            },
+            settings: Settings::new(),
+        };
+        let err = open(Some(&spec), vec![]).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "sqlite backend: plugin backends are not available yet \
+             (section [sqlite] selects the library /usr/lib/libx.so)"
+        );
+    }
+}

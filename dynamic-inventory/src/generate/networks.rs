@@ -1,0 +1,349 @@
+//! §8: container networks. Each provider network is bound to groups; every host entry
+//! reached through those groups gets an entry in `container_networks` and, for
+//! containers, an address from the network's pool.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use super::{Config, is_true, management_flag, provider_networks, truthy};
+use crate::address::{AddressBook, Network, Pool};
+use crate::config::value_text;
+use crate::error::{Error, Result};
+use crate::log::Log;
+use crate::model::{Inventory, Vars};
+
+pub fn assign(
+    inventory: &mut Inventory,
+    config: &Config,
+    addresses: &mut AddressBook,
+    log: &mut Log,
+) -> Result<()> {
+    let (mut pools, pool_index) = build_pools(config)?;
+    for net in provider_networks(config) {
+        let provider = Provider::new(net, &pools, &pool_index, inventory)?;
+        let mut visit = Visit::default();
+        for bind in group_binds(net) {
+            visit.group(inventory, &bind);
+        }
+        for entry in visit.hosts {
+            provider.apply(inventory, config, &entry, addresses, &mut pools, log)?;
+        }
+    }
+    Ok(())
+}
+
+/// One pool per `cidr_networks` entry that has a value.
+fn build_pools(config: &Config) -> Result<(Vec<Pool>, HashMap<String, usize>)> {
+    let mut pools = Vec::new();
+    let mut index = HashMap::new();
+    let Some(Value::Object(cidrs)) = config.get("cidr_networks") else {
+        return Ok((pools, index));
+    };
+    for (name, cidr) in cidrs {
+        if cidr.is_null() {
+            continue;
+        }
+        let network = cidr
+            .as_str()
+            .and_then(Network::parse)
+            .ok_or_else(|| Error::InvalidCidr {
+                name: name.clone(),
+                value: value_text(cidr),
+            })?;
+        index.insert(name.clone(), pools.len());
+        pools.push(Pool::new(name, network));
+    }
+    Ok((pools, index))
+}
+
+fn group_binds(net: &Map<String, Value>) -> Vec<String> {
+    net.get("group_binds")
+        .and_then(Value::as_array)
+        .map(|binds| {
+            binds
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|b| b.replace('-', "_"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The host entries reached from the bound groups: children first (recursively, in
+/// order), then the group's own hosts. Each group and host is visited once, so group
+/// cycles cannot loop and shared subgroups cost nothing twice.
+#[derive(Default)]
+struct Visit {
+    groups: HashSet<String>,
+    seen: HashSet<String>,
+    hosts: Vec<String>,
+}
+
+impl Visit {
+    fn group(&mut self, inventory: &Inventory, name: &str) {
+        if !self.groups.insert(name.to_string()) {
+            return;
+        }
+        let Some(group) = inventory.groups.get(name) else {
+            return;
+        };
+        for child in group.children() {
+            self.group(inventory, child);
+        }
+        for host in group.hosts() {
+            if self.seen.insert(host.clone()) {
+                self.hosts.push(host.clone());
+            }
+        }
+    }
+}
+
+/// The settings of one provider network.
+struct Provider<'n> {
+    net: &'n Map<String, Value>,
+    queue: Option<&'n Value>,
+    pool: Option<usize>,
+    netmask: Value,
+    key: String,
+    management: bool,
+    /// With `reference_group`: the hosts allowed to join.
+    reference_hosts: Option<HashSet<String>>,
+}
+
+impl<'n> Provider<'n> {
+    fn new(
+        net: &'n Map<String, Value>,
+        pools: &[Pool],
+        pool_index: &HashMap<String, usize>,
+        inventory: &Inventory,
+    ) -> Result<Self> {
+        let queue = net.get("ip_from_q").filter(|q| !q.is_null());
+        let pool = queue
+            .and_then(Value::as_str)
+            .and_then(|q| pool_index.get(q).copied());
+        let netmask = pool
+            .and_then(|i| pools.get(i))
+            .map(|p| Value::String(p.network.netmask()))
+            .unwrap_or(Value::Null);
+        let text = |key: &str| {
+            net.get(key)
+                .map(value_text)
+                .unwrap_or_else(|| "None".into())
+        };
+        let key = if truthy(net.get("address_prefix")) {
+            format!("{}_address", text("address_prefix"))
+        } else if truthy(queue) {
+            format!("{}_address", text("ip_from_q"))
+        } else {
+            format!("{}_address", text("container_interface"))
+        };
+        let reference_hosts = match net.get("reference_group") {
+            Some(group) if truthy(Some(group)) => {
+                let group = value_text(group);
+                if !inventory.groups.contains_key(&group) {
+                    return Err(Error::Config(format!(
+                        "reference_group '{group}' of the provider network with queue '{}' is not a group of the inventory",
+                        text("ip_from_q")
+                    )));
+                }
+                let mut visit = Visit::default();
+                visit.group(inventory, &group);
+                Some(visit.seen)
+            }
+            _ => None,
+        };
+        Ok(Provider {
+            net,
+            queue,
+            pool,
+            netmask,
+            key,
+            management: is_true(management_flag(net)),
+            reference_hosts,
+        })
+    }
+
+    fn queue_name(&self) -> String {
+        self.queue.map(value_text).unwrap_or_else(|| "None".into())
+    }
+
+    /// The network entry for a host, from the provider network's settings.
+    fn entry(&self, metal: bool) -> Map<String, Value> {
+        let mut entry = Map::new();
+        if !metal {
+            let interface = self.net.get("container_interface").cloned();
+            entry.insert("interface".into(), interface.unwrap_or(Value::Null));
+        }
+        for (from, to) in [
+            ("container_bridge", "bridge"),
+            ("container_bridge_type", "bridge_type"),
+            ("container_type", "type"),
+            ("container_mtu", "mtu"),
+        ] {
+            if let Some(v) = self.net.get(from).filter(|v| truthy(Some(v))) {
+                entry.insert(to.into(), v.clone());
+            }
+        }
+        entry
+    }
+
+    fn apply(
+        &self,
+        inventory: &mut Inventory,
+        config: &Config,
+        name: &str,
+        addresses: &mut AddressBook,
+        pools: &mut [Pool],
+        log: &mut Log,
+    ) -> Result<()> {
+        let Some(vars) = inventory.hostvars.get_mut(name) else {
+            return Ok(());
+        };
+        let physical_host = vars
+            .get("physical_host")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if let Some(allowed) = &self.reference_hosts
+            && !physical_host.as_ref().is_some_and(|p| allowed.contains(p))
+        {
+            return Ok(());
+        }
+        vars.remove("container_network");
+        let metal = super::is_metal_entry(vars);
+        let fresh = self.entry(metal);
+        let key = self.key.as_str();
+
+        let networks = container_networks(vars);
+        let present = networks.contains_key(key);
+        let previous_address = networks.get(key).and_then(|e| e.get("address")).cloned();
+        if let Some(Value::Object(existing)) = networks.get_mut(key) {
+            for (k, v) in &fresh {
+                existing.insert(k.clone(), v.clone());
+            }
+        }
+
+        // The address `ansible_host` takes when this is the management network.
+        let mut host_address: Option<Value> = None;
+        if !metal && !present {
+            let mut entry = fresh;
+            // A legacy top-level `KEY` holding the address moves into the entry.
+            let legacy = vars.get(key).filter(|v| truthy(Some(v))).cloned();
+            let address = match legacy {
+                Some(a) => {
+                    vars.remove(key);
+                    Some(a)
+                }
+                None => match self.pool {
+                    Some(pool) => {
+                        let ip = addresses
+                            .allocate(pools, pool, name)
+                            .ok_or_else(|| Error::PoolExhausted(self.queue_name()))?;
+                        log.debug_with(|| format!("Assigned {ip} on {key} to {name}"));
+                        Some(Value::String(ip.to_string()))
+                    }
+                    None => None,
+                },
+            };
+            if let Some(a) = &address {
+                entry.insert("address".into(), a.clone());
+            }
+            entry.insert("netmask".into(), self.netmask.clone());
+            host_address = address;
+            container_networks(vars).insert(key.to_string(), Value::Object(entry));
+        } else if metal {
+            let mut entry = fresh;
+            entry.insert("netmask".into(), self.netmask.clone());
+            if self.management {
+                match metal_host_address(config, vars, name, physical_host.as_deref()) {
+                    Some((ip, management)) => {
+                        host_address = Some(ip);
+                        entry.insert("address".into(), management);
+                    }
+                    // A host no longer in the configuration keeps the address it had.
+                    None => {
+                        if let Some(old) = previous_address {
+                            entry.insert("address".into(), old);
+                        }
+                        host_address = vars.get("ansible_host").cloned();
+                    }
+                }
+            }
+            container_networks(vars).insert(key.to_string(), Value::Object(entry));
+        } else {
+            host_address = previous_address;
+        }
+
+        if self.management {
+            vars.insert("ansible_host".into(), host_address.unwrap_or(Value::Null));
+            let address = container_networks(vars)
+                .get(key)
+                .and_then(|e| e.get("address"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            vars.insert("management_address".into(), address);
+        }
+
+        if let Some(gateway) = self.net.get("gateway").filter(|g| truthy(Some(g))) {
+            vars.insert("gateway".into(), gateway.clone());
+            if let Some(Value::Object(e)) = container_networks(vars).get_mut(key) {
+                e.insert("gateway".into(), gateway.clone());
+            }
+        }
+
+        if let Some(routes) = self.net.get("static_routes").filter(|r| truthy(Some(r))) {
+            let routes = match routes {
+                Value::Array(items) => items.as_slice(),
+                _ => std::slice::from_ref(routes),
+            };
+            let mut rebuilt = Vec::with_capacity(routes.len());
+            for route in routes {
+                let complete = route
+                    .as_object()
+                    .is_some_and(|r| truthy(r.get("cidr")) && truthy(r.get("gateway")));
+                if !complete {
+                    return Err(Error::IncompleteStaticRoute(self.queue_name()));
+                }
+                rebuilt.push(route.clone());
+            }
+            if let Some(Value::Object(e)) = container_networks(vars).get_mut(key) {
+                e.insert("static_routes".into(), Value::Array(rebuilt));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The entry's `container_networks`, created (or replaced, if not a mapping) as needed.
+fn container_networks(vars: &mut Vars) -> &mut Map<String, Value> {
+    let slot = vars
+        .entry("container_networks")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !slot.is_object() {
+        *slot = Value::Object(Map::new());
+    }
+    match slot {
+        Value::Object(m) => m,
+        _ => unreachable!("just made an object"),
+    }
+}
+
+/// For a metal entry on the management network: the host's `ip` (its `ansible_host`)
+/// and its management address (`management_ip`, else `ip`), from its group of the user
+/// configuration.
+fn metal_host_address(
+    config: &Config,
+    vars: &Vars,
+    name: &str,
+    physical_host: Option<&str>,
+) -> Option<(Value, Value)> {
+    let group = vars.get("physical_host_group").and_then(Value::as_str)?;
+    let hosts = config.get(group)?.as_object()?;
+    let options = match hosts.get(name).filter(|v| !v.is_null()) {
+        Some(o) => o,
+        None => hosts.get(physical_host?)?,
+    };
+    let ip = options.get("ip")?.clone();
+    let management = options.get("management_ip").cloned().unwrap_or(ip.clone());
+    Some((ip, management))
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    dynamic_inventory::run(std::env::args_os())
+}
