@@ -82,13 +82,17 @@ fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
     let ini = inventory_storage::OsaIni::discover()?;
     let spec = ini.as_ref().map(|i| i.active()).transpose()?;
     let mut backend = inventory_storage::open(spec.as_ref(), dirs.dirs().to_vec())?;
+    // Errors name the backend by its osa.ini section ("json" when there is no osa.ini).
+    let label = spec
+        .as_ref()
+        .map_or("json", |s| s.section.as_str())
+        .to_string();
+    let backend_error = |source| inventory_storage::StorageError::Backend {
+        backend: label.clone(),
+        source,
+    };
+    let stored = backend.load().map_err(backend_error)?;
     let location = backend.location();
-    let stored = backend
-        .load()
-        .map_err(|source| inventory_storage::StorageError::Backend {
-            backend: location.clone(),
-            source,
-        })?;
     let (inventory, stored_fingerprint) = match stored {
         Some(text) => {
             log.debug(format!("Loaded existing inventory from {location}"));
@@ -128,12 +132,7 @@ fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
         log.debug("Inventory unchanged, nothing written");
     } else {
         log.debug(format!("Saving modified inventory to {location}"));
-        backend
-            .write(&text)
-            .map_err(|source| inventory_storage::StorageError::Backend {
-                backend: backend.location(),
-                source,
-            })?;
+        backend.write(&text).map_err(backend_error)?;
     }
     drop(backend);
 

@@ -1,0 +1,199 @@
+//! Shared helpers: a deployment in a temp dir, and running the real binary on it.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// `../shared` beside the project checkout (reference data, the spec).
+pub fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+}
+
+/// The upstream environment, for byte-exact comparisons with upstream output.
+pub fn reference_env() -> PathBuf {
+    shared().join("reference")
+}
+
+pub fn reference_case(name: &str) -> PathBuf {
+    shared().join("reference/cases").join(name)
+}
+
+pub fn reference_cases() -> Vec<String> {
+    let mut cases: Vec<String> = std::fs::read_dir(shared().join("reference/cases"))
+        .expect("../shared/reference/cases must exist beside the checkout")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    cases.sort();
+    assert!(!cases.is_empty());
+    cases
+}
+
+/// A configuration directory in a temp dir, and the environment to run with.
+pub struct Deployment {
+    pub dir: tempfile::TempDir,
+    /// `-e DIR`; `None` runs with the built-in environment.
+    pub env: Option<PathBuf>,
+}
+
+impl Deployment {
+    /// An empty config dir, run against the upstream reference environment.
+    pub fn new() -> Self {
+        Deployment {
+            dir: tempfile::tempdir().unwrap(),
+            env: Some(reference_env()),
+        }
+    }
+
+    /// A copy of a reference case's configuration.
+    pub fn from_case(case: &str) -> Self {
+        let d = Deployment::new();
+        copy_dir(&reference_case(case).join("config"), d.path());
+        d
+    }
+
+    /// A deployment with this `openstack_user_config.yml`.
+    pub fn with_config(yaml: &str) -> Self {
+        let d = Deployment::new();
+        d.write("openstack_user_config.yml", yaml);
+        d
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, relative: &str, text: &str) {
+        let p = self.path().join(relative);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    pub fn inventory_path(&self) -> PathBuf {
+        self.path().join("openstack_inventory.json")
+    }
+
+    pub fn inventory_text(&self) -> Option<String> {
+        std::fs::read_to_string(self.inventory_path()).ok()
+    }
+
+    pub fn inventory(&self) -> Value {
+        serde_json::from_str(&self.inventory_text().expect("an inventory was written")).unwrap()
+    }
+
+    pub fn backup_path(&self) -> PathBuf {
+        self.path().join("backup_openstack_inventory.tar")
+    }
+
+    /// The command, with the config dir, environment and a missing osa.ini.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::cargo_bin("dynamic-inventory").unwrap();
+        cmd.arg("--config").arg(self.path());
+        if let Some(env) = &self.env {
+            cmd.arg("-e").arg(env);
+        }
+        cmd.env("OSA_INI_PATH", self.path().join("no-osa.ini"))
+            .env_remove("OSA_CONFIG_DIR")
+            .current_dir(self.path());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs, expects failure, checks nothing was written; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let before = self.inventory_text();
+        let out = self.run(args);
+        assert!(!out.status.success(), "unexpectedly succeeded");
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            out.stdout.is_empty(),
+            "stdout: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert_eq!(self.inventory_text(), before, "the inventory was touched");
+        assert!(!self.backup_path().exists() || before.is_some());
+        String::from_utf8(out.stderr).unwrap()
+    }
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+            let mut perms = std::fs::metadata(&target).unwrap().permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            perms.set_readonly(false);
+            std::fs::set_permissions(&target, perms).unwrap();
+        }
+    }
+}
+
+/// Member names of a tar archive (read with the `tar` binary: GNU tar must read it).
+pub fn tar_members(path: &Path) -> Vec<String> {
+    let out = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A minimal valid configuration: one infra host, one compute host, the management
+/// network; extra YAML is appended at the top level.
+pub fn small_config(extra: &str) -> String {
+    format!(
+        r#"
+cidr_networks:
+  management: 172.29.236.0/22
+  storage: 172.29.244.0/22
+used_ips:
+  - "172.29.236.1,172.29.236.50"
+global_overrides:
+  internal_lb_vip_address: 172.29.236.9
+  external_lb_vip_address: 172.29.236.9
+  management_bridge: br-mgmt
+  provider_networks:
+    - network:
+        container_bridge: br-mgmt
+        container_type: veth
+        container_interface: eth1
+        ip_from_q: management
+        type: raw
+        group_binds:
+          - all_containers
+          - hosts
+        is_management_address: true
+shared_infra_hosts:
+  infra1:
+    ip: 172.29.236.11
+compute_hosts:
+  compute1:
+    ip: 172.29.236.21
+{extra}"#
+    )
+}
