@@ -12,6 +12,7 @@ pub mod generate;
 pub mod log;
 pub mod model;
 pub mod pyjson;
+pub mod value;
 pub mod yaml;
 
 use std::ffi::OsString;
@@ -20,7 +21,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use serde_json::Value;
 
 use crate::cli::Cli;
 use crate::config::{BaseEnvironment, ConfigDirs};
@@ -138,8 +138,12 @@ fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
 
     let stdout = match &cli.host {
         Some(host) => {
-            let vars = inventory.hostvars.get(host).cloned().unwrap_or_default();
-            pyjson::to_text(&Value::Object(vars))
+            let vars = inventory
+                .hostvars
+                .get(host.as_str())
+                .cloned()
+                .unwrap_or_default();
+            pyjson::to_text(&value::Val::Map(vars))
         }
         None => text,
     };
@@ -151,11 +155,7 @@ fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
 }
 
 fn parse_stored(text: &str, location: &str) -> Result<Inventory> {
-    let value: Value = serde_json::from_str(text).map_err(|e| Error::StoredInventory {
-        location: location.to_string(),
-        message: format!("not valid JSON: {e}"),
-    })?;
-    Inventory::from_value(value).map_err(|e| Error::StoredInventory {
+    Inventory::parse(text).map_err(|e| Error::StoredInventory {
         location: location.to_string(),
         message: e.0,
     })

@@ -7,28 +7,30 @@
 //! linear.
 
 use indexmap::{IndexMap, IndexSet};
-use serde_json::{Map, Value};
+use rustc_hash::FxBuildHasher;
 
 use crate::pyjson::{Sink, Writer};
+use crate::value::{Map, Text, Val};
 
-pub type Vars = Map<String, Value>;
+/// The variables of one host.
+pub type Vars = Map;
 
 /// An ordered list of unique names.
-pub type Names = IndexSet<String>;
+pub type Names = IndexSet<Text, FxBuildHasher>;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Group {
     pub children: Option<Names>,
     pub hosts: Option<Names>,
     /// Any other key of the group object (`vars`, or keys written by other tools).
-    pub extra: Vars,
+    pub extra: Map,
 }
 
 impl Group {
     /// `{"hosts": []}`
     pub fn with_hosts() -> Self {
         Group {
-            hosts: Some(Names::new()),
+            hosts: Some(Names::default()),
             ..Group::default()
         }
     }
@@ -36,47 +38,48 @@ impl Group {
     /// `{"children": [], "hosts": []}`
     pub fn with_children_and_hosts() -> Self {
         Group {
-            children: Some(Names::new()),
-            hosts: Some(Names::new()),
+            children: Some(Names::default()),
+            hosts: Some(Names::default()),
             ..Group::default()
         }
     }
 
-    pub fn hosts(&self) -> impl Iterator<Item = &String> {
+    pub fn hosts(&self) -> impl Iterator<Item = &Text> {
         self.hosts.iter().flatten()
     }
 
-    pub fn children(&self) -> impl Iterator<Item = &String> {
+    pub fn children(&self) -> impl Iterator<Item = &Text> {
         self.children.iter().flatten()
     }
 
     /// Appends a host unless it is already there; true when it was added.
     pub fn add_host(&mut self, name: &str) -> bool {
-        let hosts = self.hosts.get_or_insert_with(Names::new);
-        if hosts.contains(name) {
-            return false;
-        }
-        hosts.insert(name.to_string())
+        add_name(self.hosts.get_or_insert_with(Names::default), name)
     }
 
     /// Appends a child group unless it is already there.
     pub fn add_child(&mut self, name: &str) -> bool {
-        let children = self.children.get_or_insert_with(Names::new);
-        if children.contains(name) {
-            return false;
-        }
-        children.insert(name.to_string())
+        add_name(self.children.get_or_insert_with(Names::default), name)
     }
 }
+
+fn add_name(names: &mut Names, name: &str) -> bool {
+    if names.contains(name) {
+        return false;
+    }
+    names.insert(Text::new(name))
+}
+
+pub type HostVars = IndexMap<Text, Vars, FxBuildHasher>;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inventory {
     /// Every top-level key except `_meta`.
-    pub groups: IndexMap<String, Group>,
+    pub groups: IndexMap<Text, Group, FxBuildHasher>,
     /// `_meta.hostvars`, in insertion order (the order upstream iterates them in).
-    pub hostvars: IndexMap<String, Vars>,
+    pub hostvars: HostVars,
     /// Keys of `_meta` other than `hostvars`, kept as they are.
-    pub meta_extra: Vars,
+    pub meta_extra: Map,
 }
 
 /// Why a stored inventory cannot be used.
@@ -85,38 +88,45 @@ pub struct Inventory {
 pub struct ShapeError(pub String);
 
 impl Inventory {
+    /// Reads an inventory document, checking its shape.
+    pub fn parse(text: &str) -> Result<Inventory, ShapeError> {
+        let value: Val =
+            serde_json::from_str(text).map_err(|e| ShapeError(format!("not valid JSON: {e}")))?;
+        Inventory::from_value(value)
+    }
+
     /// Takes apart a parsed inventory document, checking its shape.
-    pub fn from_value(value: Value) -> Result<Inventory, ShapeError> {
-        let Value::Object(top) = value else {
+    pub fn from_value(value: Val) -> Result<Inventory, ShapeError> {
+        let Val::Map(top) = value else {
             return Err(ShapeError("the inventory is not a JSON object".into()));
         };
         let mut inventory = Inventory::default();
-        for (key, value) in top {
-            if key == "_meta" {
-                let Value::Object(meta) = value else {
-                    return Err(ShapeError("\"_meta\" is not an object".into()));
-                };
-                for (mkey, mvalue) in meta {
-                    if mkey != "hostvars" {
-                        inventory.meta_extra.insert(mkey, mvalue);
-                        continue;
-                    }
-                    let Value::Object(hostvars) = mvalue else {
-                        return Err(ShapeError("\"_meta.hostvars\" is not an object".into()));
-                    };
-                    inventory.hostvars.reserve(hostvars.len());
-                    for (host, vars) in hostvars {
-                        let Value::Object(vars) = vars else {
-                            return Err(ShapeError(format!(
-                                "the variables of host \"{host}\" are not an object"
-                            )));
-                        };
-                        inventory.hostvars.insert(host, vars);
-                    }
-                }
-            } else {
+        for (key, value) in top.into_entries() {
+            if key.as_str() != "_meta" {
                 let group = group_from_value(&key, value)?;
                 inventory.groups.insert(key, group);
+                continue;
+            }
+            let Val::Map(meta) = value else {
+                return Err(ShapeError("\"_meta\" is not an object".into()));
+            };
+            for (mkey, mvalue) in meta.into_entries() {
+                if mkey.as_str() != "hostvars" {
+                    inventory.meta_extra.insert(&mkey, mvalue);
+                    continue;
+                }
+                let Val::Map(hostvars) = mvalue else {
+                    return Err(ShapeError("\"_meta.hostvars\" is not an object".into()));
+                };
+                inventory.hostvars.reserve(hostvars.len());
+                for (host, vars) in hostvars.into_entries() {
+                    let Val::Map(vars) = vars else {
+                        return Err(ShapeError(format!(
+                            "the variables of host \"{host}\" are not an object"
+                        )));
+                    };
+                    inventory.hostvars.insert(host, vars);
+                }
             }
         }
         Ok(inventory)
@@ -130,7 +140,7 @@ impl Inventory {
     pub fn ensure_group(&mut self, name: &str, make: fn() -> Group) -> &mut Group {
         let index = match self.groups.get_index_of(name) {
             Some(index) => index,
-            None => self.groups.insert_full(name.to_string(), make()).0,
+            None => self.groups.insert_full(Text::new(name), make()).0,
         };
         &mut self.groups[index]
     }
@@ -138,7 +148,7 @@ impl Inventory {
     /// Writes the inventory as the upstream generator prints it.
     pub fn write<S: Sink>(&self, out: &mut S) {
         let mut w = Writer::new(out);
-        let mut keys: Vec<&str> = self.groups.keys().map(String::as_str).collect();
+        let mut keys: Vec<&str> = self.groups.keys().map(Text::as_str).collect();
         keys.push("_meta");
         keys.sort_unstable();
         let mut top = w.begin_object();
@@ -155,25 +165,23 @@ impl Inventory {
     }
 
     fn write_meta<S: Sink>(&self, w: &mut Writer<'_, S>) {
-        let mut keys: Vec<&str> = self.meta_extra.keys().map(String::as_str).collect();
+        let mut keys: Vec<&str> = self.meta_extra.keys().map(Text::as_str).collect();
         keys.push("hostvars");
         keys.sort_unstable();
         let mut meta = w.begin_object();
         for key in keys {
             w.key(&mut meta, key);
             if key == "hostvars" {
-                let mut hosts: Vec<&String> = self.hostvars.keys().collect();
-                hosts.sort_unstable();
+                let mut hosts: Vec<(&Text, &Vars)> = self.hostvars.iter().collect();
+                hosts.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 let mut open = w.begin_object();
-                for host in hosts {
+                for (host, vars) in hosts {
                     w.key(&mut open, host);
-                    if let Some(vars) = self.hostvars.get(host) {
-                        w.object(vars);
-                    }
+                    w.map(vars);
                 }
                 w.end_object(open);
             } else if let Some(v) = self.meta_extra.get(key) {
-                w.value(v);
+                w.val(v);
             }
         }
         w.end_object(meta);
@@ -201,7 +209,7 @@ pub fn text_fingerprint(text: &str) -> u128 {
 }
 
 fn write_group<S: Sink>(w: &mut Writer<'_, S>, group: &Group) {
-    let mut keys: Vec<&str> = group.extra.keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = group.extra.keys().map(Text::as_str).collect();
     if group.children.is_some() {
         keys.push("children");
     }
@@ -217,7 +225,7 @@ fn write_group<S: Sink>(w: &mut Writer<'_, S>, group: &Group) {
             "hosts" if group.hosts.is_some() => w.strings(group.hosts()),
             _ => {
                 if let Some(v) = group.extra.get(key) {
-                    w.value(v);
+                    w.val(v);
                 }
             }
         }
@@ -225,34 +233,35 @@ fn write_group<S: Sink>(w: &mut Writer<'_, S>, group: &Group) {
     w.end_object(open);
 }
 
-fn group_from_value(name: &str, value: Value) -> Result<Group, ShapeError> {
-    let Value::Object(map) = value else {
+fn group_from_value(name: &str, value: Val) -> Result<Group, ShapeError> {
+    let Val::Map(map) = value else {
         return Err(ShapeError(format!("group \"{name}\" is not an object")));
     };
     let mut group = Group::default();
-    for (key, value) in map {
+    for (key, value) in map.into_entries() {
         match key.as_str() {
             "hosts" => group.hosts = Some(names_from_value(name, "hosts", value)?),
             "children" => group.children = Some(names_from_value(name, "children", value)?),
             _ => {
-                group.extra.insert(key, value);
+                group.extra.insert(&key, value);
             }
         }
     }
     Ok(group)
 }
 
-fn names_from_value(group: &str, key: &str, value: Value) -> Result<Names, ShapeError> {
-    let Value::Array(items) = value else {
+fn names_from_value(group: &str, key: &str, value: Val) -> Result<Names, ShapeError> {
+    let Val::List(items) = value else {
         return Err(ShapeError(format!(
             "\"{key}\" of group \"{group}\" is not a list"
         )));
     };
-    let mut names = Names::with_capacity(items.len());
+    let mut names = Names::with_capacity_and_hasher(items.len(), FxBuildHasher);
     for item in items {
-        let Value::String(s) = item else {
+        let Val::Str(s) = item else {
             return Err(ShapeError(format!(
-                "\"{key}\" of group \"{group}\" holds {item}, which is not a name"
+                "\"{key}\" of group \"{group}\" holds {}, which is not a name",
+                item.to_json()
             )));
         };
         names.insert(s);
@@ -267,15 +276,16 @@ mod tests {
     #[test]
     fn round_trips_the_upstream_layout() {
         let text = "{\n    \"_meta\": {\n        \"hostvars\": {\n            \"a\": {\n                \"x\": 1\n            }\n        }\n    },\n    \"all\": {\n        \"vars\": {}\n    },\n    \"g\": {\n        \"children\": [],\n        \"hosts\": [\n            \"b\",\n            \"a\"\n        ]\n    }\n}\n";
-        let inv = Inventory::from_value(serde_json::from_str(text).unwrap()).unwrap();
+        let inv = Inventory::parse(text).unwrap();
         assert_eq!(inv.to_text(), text);
         assert_eq!(inv.fingerprint(), text_fingerprint(text));
     }
 
     #[test]
     fn rejects_malformed_groups() {
-        let v = serde_json::json!({"g": {"hosts": [1]}});
-        let err = Inventory::from_value(v).unwrap_err();
+        let err = Inventory::parse(r#"{"g": {"hosts": [1]}}"#).unwrap_err();
         assert!(err.0.contains("group \"g\""), "{err}");
+        let err = Inventory::parse("{").unwrap_err();
+        assert!(err.0.contains("not valid JSON"), "{err}");
     }
 }

@@ -5,7 +5,7 @@
 //! inventories and keep them in version control, and the unchanged-inventory check
 //! compares these bytes.
 
-use serde_json::{Map, Value};
+use crate::value::{Map, Val};
 
 /// Where serialized bytes go: a buffer, or a hasher when only a fingerprint is needed.
 pub trait Sink {
@@ -96,44 +96,40 @@ impl<'a, S: Sink> Writer<'a, S> {
     }
 
     /// An array of strings, in the given order.
-    pub fn strings<'s>(&mut self, items: impl IntoIterator<Item = &'s String>) {
+    pub fn strings<T: AsRef<str>>(&mut self, items: impl IntoIterator<Item = T>) {
         let mut open = self.begin_array();
         for s in items {
             self.item(&mut open);
-            write_string(self.out, s);
+            write_string(self.out, s.as_ref());
         }
         self.end_array(open);
     }
 
-    pub fn value(&mut self, value: &Value) {
+    pub fn val(&mut self, value: &Val) {
         match value {
-            Value::Null => self.out.put(b"null"),
-            Value::Bool(true) => self.out.put(b"true"),
-            Value::Bool(false) => self.out.put(b"false"),
-            Value::Number(n) => write_number(self.out, n),
-            Value::String(s) => write_string(self.out, s),
-            Value::Array(items) => {
+            Val::Null => self.out.put(b"null"),
+            Val::Bool(true) => self.out.put(b"true"),
+            Val::Bool(false) => self.out.put(b"false"),
+            Val::Num(n) => write_number(self.out, n),
+            Val::Str(s) => write_string(self.out, s),
+            Val::List(items) => {
                 let mut open = self.begin_array();
                 for item in items {
                     self.item(&mut open);
-                    self.value(item);
+                    self.val(item);
                 }
                 self.end_array(open);
             }
-            Value::Object(map) => self.object(map),
+            Val::Map(map) => self.map(map),
         }
     }
 
-    /// An object with its keys sorted, as `sort_keys=True` does.
-    pub fn object(&mut self, map: &Map<String, Value>) {
-        let mut keys: Vec<&String> = map.keys().collect();
-        keys.sort_unstable();
+    /// An object; its keys are already in sorted order, as `sort_keys=True` prints them.
+    pub fn map(&mut self, map: &Map) {
         let mut open = self.begin_object();
-        for key in keys {
+        for (key, value) in map.iter() {
             self.key(&mut open, key);
-            if let Some(v) = map.get(key) {
-                self.value(v);
-            }
+            self.val(value);
         }
         self.end_object(open);
     }
@@ -145,10 +141,10 @@ impl<'a, S: Sink> Writer<'a, S> {
 }
 
 /// Serializes one value as a whole document.
-pub fn to_text(value: &Value) -> String {
+pub fn to_text(value: &Val) -> String {
     let mut out = Vec::new();
     let mut w = Writer::new(&mut out);
-    w.value(value);
+    w.val(value);
     w.finish();
     // The writer only emits ASCII.
     String::from_utf8(out).unwrap_or_default()
@@ -286,7 +282,7 @@ mod tests {
     fn documents_are_indented_sorted_and_end_with_newline() {
         let v = json!({"b": [1, {"z": null, "a": true}], "a": {}, "c": [], "_m": "x"});
         assert_eq!(
-            to_text(&v),
+            to_text(&Val::from_json(&v)),
             "{\n    \"_m\": \"x\",\n    \"a\": {},\n    \"b\": [\n        1,\n        {\n            \"a\": true,\n            \"z\": null\n        }\n    ],\n    \"c\": []\n}\n"
         );
     }

@@ -17,6 +17,7 @@ use crate::config::{kind_of, value_text};
 use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::model::{Group, Inventory, Vars};
+use crate::value::{Map as ValMap, Val};
 
 /// The user configuration after normalisation (spec §2).
 pub type Config = Map<String, Value>;
@@ -81,10 +82,15 @@ pub(crate) fn is_true(v: Option<&Value>) -> bool {
     matches!(v, Some(Value::Bool(true)))
 }
 
+/// Python truthiness of an optional inventory value.
+pub(crate) fn val_truthy(v: Option<&Val>) -> bool {
+    v.is_some_and(Val::truthy)
+}
+
 /// Whether an entry runs on metal: its `properties.is_metal` is true.
 pub(crate) fn is_metal_entry(vars: &Vars) -> bool {
-    let props = vars.get("properties").and_then(Value::as_object);
-    props.is_some_and(|p| truthy(p.get("is_metal")))
+    let props = vars.get("properties").and_then(Val::as_map);
+    props.is_some_and(|p| val_truthy(p.get("is_metal")))
 }
 
 /// The group a container type maps to: its last `_word` replaced by `_SUFFIX`, `-` by `_`
@@ -340,21 +346,12 @@ pub(crate) fn management_flag(net: &Map<String, Value>) -> Option<&Value> {
 
 fn set_global_vars(inventory: &mut Inventory, config: &Config, container_cidr: Value) {
     let all = inventory.ensure_group("all", Group::default);
-    let vars = all
-        .extra
-        .entry("vars")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !vars.is_object() {
-        *vars = Value::Object(Map::new());
-    }
-    let Value::Object(vars) = vars else {
-        return;
-    };
-    vars.insert("container_cidr".into(), container_cidr);
+    let vars = all.extra.map_mut("vars");
+    vars.insert("container_cidr", Val::from_json(&container_cidr));
     // Only a mapping of overrides replaces the variables (upstream ignores anything else).
     if let Some(overrides) = global_overrides(config) {
         for (k, v) in overrides {
-            vars.insert(k.clone(), v.clone());
+            vars.insert(k, Val::from_json(v));
         }
         // Removing an override from the configuration removes it from the inventory.
         vars.retain(|k, _| k == "container_cidr" || overrides.contains_key(k));
@@ -391,15 +388,12 @@ fn reserve_used_addresses(
         }
     }
     for vars in inventory.hostvars.values() {
-        let Some(Value::Object(networks)) = vars.get("container_networks") else {
+        let Some(networks) = vars.get("container_networks").and_then(Val::as_map) else {
             continue;
         };
         for net in networks.values() {
-            if let Some(ip) = net
-                .get("address")
-                .and_then(Value::as_str)
-                .and_then(parse_ip)
-            {
+            let address = net.as_map().and_then(|n| n.get("address"));
+            if let Some(ip) = address.and_then(Val::as_str).and_then(parse_ip) {
                 addresses.reserve(ip);
             }
         }
@@ -422,27 +416,33 @@ fn setup_hosts(
         };
         for (host, options) in hosts {
             let options = host_options(key, host, options)?;
-            let ip = options.get("ip").cloned().unwrap_or(Value::Null);
-            let vars = inventory.hostvars.entry(host.clone()).or_default();
-            vars.insert("ansible_host".into(), ip.clone());
-            let management = options.get("management_ip").unwrap_or(&ip).clone();
-            vars.insert("management_address".into(), management);
-            vars.insert("is_metal".into(), Value::Bool(true));
-            vars.insert("physical_host_group".into(), Value::String(key.clone()));
-            let props = vars
-                .entry("properties")
-                .or_insert_with(|| Value::Object(Map::new()));
-            if !truthy(Some(props)) || !props.is_object() {
-                *props = Value::Object(Map::new());
+            let ip = options.get("ip").map(Val::from_json).unwrap_or_default();
+            let vars = match inventory.hostvars.get_index_of(host.as_str()) {
+                Some(i) => &mut inventory.hostvars[i],
+                None => {
+                    let i = inventory.hostvars.insert_full(host.into(), Vars::new()).0;
+                    &mut inventory.hostvars[i]
+                }
+            };
+            let management = match options.get("management_ip") {
+                Some(m) => Val::from_json(m),
+                None => ip.clone(),
+            };
+            vars.insert("ansible_host", ip);
+            vars.insert("management_address", management);
+            vars.insert("is_metal", Val::Bool(true));
+            vars.set_str("physical_host_group", key);
+            let props = vars.get("properties");
+            if !val_truthy(props) || props.and_then(Val::as_map).is_none() {
+                vars.insert("properties", Val::Map(ValMap::new()));
             }
-            if let Value::Object(p) = props {
-                p.insert("is_metal".into(), Value::Bool(true));
-            }
+            vars.map_mut("properties")
+                .insert("is_metal", Val::Bool(true));
             match options.get("host_vars") {
                 None | Some(Value::Null) => {}
                 Some(Value::Object(host_vars)) => {
                     for (k, v) in host_vars {
-                        vars.insert(k.clone(), v.clone());
+                        vars.insert(k, Val::from_json(v));
                     }
                 }
                 Some(other) => {
@@ -479,7 +479,7 @@ fn setup_skeleton(inventory: &mut Inventory, env: &Environment, config: &Config)
                 } else {
                     Group::with_children_and_hosts
                 };
-                inventory.groups.insert(name.to_string(), make());
+                inventory.groups.insert(name.into(), make());
             }
             for parent in name_list(body, "belongs_to", section, name)? {
                 inventory.ensure_group(parent, Group::with_children_and_hosts);
@@ -528,19 +528,19 @@ const REQUIRED_HOSTVARS: [&str; 8] = [
 
 fn finish(inventory: &mut Inventory) {
     // lxc_hosts: the hosts of LXC containers, in the order of the (sorted) host entries.
-    let mut names: Vec<&String> = inventory.hostvars.keys().collect();
+    let mut names: Vec<&crate::value::Text> = inventory.hostvars.keys().collect();
     names.sort_unstable();
-    let mut lxc_hosts = crate::model::Names::new();
+    let mut lxc_hosts = crate::model::Names::default();
     for name in names {
-        let Some(vars) = inventory.hostvars.get(name) else {
+        let Some(vars) = inventory.hostvars.get(name.as_str()) else {
             continue;
         };
         let tech = vars.get("container_tech");
-        let is_lxc = tech.is_none() || tech.and_then(Value::as_str) == Some("lxc");
-        if let Some(Value::String(physical)) = vars.get("physical_host")
+        let is_lxc = tech.is_none() || tech.and_then(Val::as_str) == Some("lxc");
+        if let Some(Val::Str(physical)) = vars.get("physical_host")
             && physical != name
             && is_lxc
-            && !lxc_hosts.contains(physical)
+            && !lxc_hosts.contains(physical.as_str())
         {
             lxc_hosts.insert(physical.clone());
         }
@@ -554,39 +554,36 @@ fn finish(inventory: &mut Inventory) {
     );
 
     // Addresses of the physical hosts, looked up before entries are changed.
-    let host_addresses: std::collections::HashMap<String, Value> = inventory
+    let host_addresses: rustc_hash::FxHashMap<crate::value::Text, Val> = inventory
         .hostvars
         .values()
-        .filter_map(|vars| vars.get("physical_host").and_then(Value::as_str))
+        .filter_map(|vars| match vars.get("physical_host") {
+            Some(Val::Str(p)) => Some(p),
+            _ => None,
+        })
         .filter_map(|p| {
-            let host = inventory.hostvars.get(p)?;
+            let host = inventory.hostvars.get(p.as_str())?;
             Some((
-                p.to_string(),
-                host.get("ansible_host").cloned().unwrap_or(Value::Null),
+                p.clone(),
+                host.get("ansible_host").cloned().unwrap_or_default(),
             ))
         })
         .collect();
 
     for (name, vars) in inventory.hostvars.iter_mut() {
-        vars.entry("container_tech")
-            .or_insert_with(|| Value::String("lxc".into()));
-        if !vars.contains_key("container_name") {
-            vars.insert("container_name".into(), Value::String(name.clone()));
-        }
+        vars.insert_default("container_tech", || Val::str("lxc"));
+        vars.insert_default("container_name", || Val::Str(name.clone()));
         if let Some(addr) = vars
             .get("physical_host")
-            .and_then(Value::as_str)
+            .and_then(Val::as_str)
             .and_then(|p| host_addresses.get(p))
+            && vars.get("physical_host_addr") != Some(addr)
         {
-            vars.insert("physical_host_addr".into(), addr.clone());
+            vars.insert("physical_host_addr", addr.clone());
         }
         for key in REQUIRED_HOSTVARS {
-            if !vars.contains_key(key) {
-                vars.insert(key.into(), Value::Null);
-            }
+            vars.insert_default(key, || Val::Null);
         }
-        if !vars.contains_key("container_networks") {
-            vars.insert("container_networks".into(), Value::Object(Map::new()));
-        }
+        vars.insert_default("container_networks", || Val::Map(ValMap::new()));
     }
 }

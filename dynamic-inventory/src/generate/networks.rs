@@ -2,8 +2,7 @@
 //! reached through those groups gets an entry in `container_networks` and, for
 //! containers, an address from the network's pool.
 
-use std::collections::{HashMap, HashSet};
-
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_json::{Map, Value};
 
 use super::{Config, is_true, management_flag, provider_networks, truthy};
@@ -12,6 +11,7 @@ use crate::config::value_text;
 use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::model::{Inventory, Vars};
+use crate::value::{Map as ValMap, Text, Val};
 
 pub fn assign(
     inventory: &mut Inventory,
@@ -36,7 +36,7 @@ pub fn assign(
 /// One pool per `cidr_networks` entry that has a value.
 fn build_pools(config: &Config) -> Result<(Vec<Pool>, HashMap<String, usize>)> {
     let mut pools = Vec::new();
-    let mut index = HashMap::new();
+    let mut index = HashMap::default();
     let Some(Value::Object(cidrs)) = config.get("cidr_networks") else {
         return Ok((pools, index));
     };
@@ -75,19 +75,19 @@ fn group_binds(net: &Map<String, Value>) -> Vec<String> {
 /// cycles cannot loop and shared subgroups cost nothing twice.
 #[derive(Default)]
 struct Visit {
-    groups: HashSet<String>,
-    seen: HashSet<String>,
-    hosts: Vec<String>,
+    groups: HashSet<Text>,
+    seen: HashSet<Text>,
+    hosts: Vec<Text>,
 }
 
 impl Visit {
     fn group(&mut self, inventory: &Inventory, name: &str) {
-        if !self.groups.insert(name.to_string()) {
-            return;
-        }
-        let Some(group) = inventory.groups.get(name) else {
+        let Some((_, name, group)) = inventory.groups.get_full(name) else {
             return;
         };
+        if !self.groups.insert(name.clone()) {
+            return;
+        }
         for child in group.children() {
             self.group(inventory, child);
         }
@@ -104,11 +104,11 @@ struct Provider<'n> {
     net: &'n Map<String, Value>,
     queue: Option<&'n Value>,
     pool: Option<usize>,
-    netmask: Value,
+    netmask: Val,
     key: String,
     management: bool,
     /// With `reference_group`: the hosts allowed to join.
-    reference_hosts: Option<HashSet<String>>,
+    reference_hosts: Option<HashSet<Text>>,
 }
 
 impl<'n> Provider<'n> {
@@ -124,8 +124,8 @@ impl<'n> Provider<'n> {
             .and_then(|q| pool_index.get(q).copied());
         let netmask = pool
             .and_then(|i| pools.get(i))
-            .map(|p| Value::String(p.network.netmask()))
-            .unwrap_or(Value::Null);
+            .map(|p| Val::str(&p.network.netmask()))
+            .unwrap_or_default();
         let text = |key: &str| {
             net.get(key)
                 .map(value_text)
@@ -141,7 +141,7 @@ impl<'n> Provider<'n> {
         let reference_hosts = match net.get("reference_group") {
             Some(group) if truthy(Some(group)) => {
                 let group = value_text(group);
-                if !inventory.groups.contains_key(&group) {
+                if !inventory.groups.contains_key(group.as_str()) {
                     return Err(Error::Config(format!(
                         "reference_group '{group}' of the provider network with queue '{}' is not a group of the inventory",
                         text("ip_from_q")
@@ -169,11 +169,14 @@ impl<'n> Provider<'n> {
     }
 
     /// The network entry for a host, from the provider network's settings.
-    fn entry(&self, metal: bool) -> Map<String, Value> {
-        let mut entry = Map::new();
+    fn entry(&self, metal: bool) -> ValMap {
+        let mut entry = ValMap::new();
         if !metal {
-            let interface = self.net.get("container_interface").cloned();
-            entry.insert("interface".into(), interface.unwrap_or(Value::Null));
+            let interface = self.net.get("container_interface");
+            entry.insert(
+                "interface",
+                interface.map(Val::from_json).unwrap_or_default(),
+            );
         }
         for (from, to) in [
             ("container_bridge", "bridge"),
@@ -182,7 +185,7 @@ impl<'n> Provider<'n> {
             ("container_mtu", "mtu"),
         ] {
             if let Some(v) = self.net.get(from).filter(|v| truthy(Some(v))) {
-                entry.insert(to.into(), v.clone());
+                entry.insert(to, Val::from_json(v));
             }
         }
         entry
@@ -192,18 +195,18 @@ impl<'n> Provider<'n> {
         &self,
         inventory: &mut Inventory,
         config: &Config,
-        name: &str,
+        name: &Text,
         addresses: &mut AddressBook,
         pools: &mut [Pool],
         log: &mut Log,
     ) -> Result<()> {
-        let Some(vars) = inventory.hostvars.get_mut(name) else {
+        let Some(vars) = inventory.hostvars.get_mut(name.as_str()) else {
             return Ok(());
         };
-        let physical_host = vars
-            .get("physical_host")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        let physical_host = match vars.get("physical_host") {
+            Some(Val::Str(p)) => Some(p.clone()),
+            _ => None,
+        };
         if let Some(allowed) = &self.reference_hosts
             && !physical_host.as_ref().is_some_and(|p| allowed.contains(p))
         {
@@ -214,21 +217,27 @@ impl<'n> Provider<'n> {
         let fresh = self.entry(metal);
         let key = self.key.as_str();
 
-        let networks = container_networks(vars);
+        let networks = vars.map_mut("container_networks");
         let present = networks.contains_key(key);
-        let previous_address = networks.get(key).and_then(|e| e.get("address")).cloned();
-        if let Some(Value::Object(existing)) = networks.get_mut(key) {
-            for (k, v) in &fresh {
-                existing.insert(k.clone(), v.clone());
+        let previous_address = networks
+            .get(key)
+            .and_then(Val::as_map)
+            .and_then(|e| e.get("address"))
+            .cloned();
+        if let Some(Val::Map(existing)) = networks.get_mut(key) {
+            for (k, v) in fresh.iter() {
+                if existing.get(k) != Some(v) {
+                    existing.insert(k, v.clone());
+                }
             }
         }
 
         // The address `ansible_host` takes when this is the management network.
-        let mut host_address: Option<Value> = None;
+        let mut host_address: Option<Val> = None;
         if !metal && !present {
             let mut entry = fresh;
             // A legacy top-level `KEY` holding the address moves into the entry.
-            let legacy = vars.get(key).filter(|v| truthy(Some(v))).cloned();
+            let legacy = vars.get(key).filter(|v| v.truthy()).cloned();
             let address = match legacy {
                 Some(a) => {
                     vars.remove(key);
@@ -240,54 +249,66 @@ impl<'n> Provider<'n> {
                             .allocate(pools, pool, name)
                             .ok_or_else(|| Error::PoolExhausted(self.queue_name()))?;
                         log.debug_with(|| format!("Assigned {ip} on {key} to {name}"));
-                        Some(Value::String(ip.to_string()))
+                        Some(Val::str(&ip.to_string()))
                     }
                     None => None,
                 },
             };
             if let Some(a) = &address {
-                entry.insert("address".into(), a.clone());
+                entry.insert("address", a.clone());
             }
-            entry.insert("netmask".into(), self.netmask.clone());
+            entry.insert("netmask", self.netmask.clone());
             host_address = address;
-            container_networks(vars).insert(key.to_string(), Value::Object(entry));
+            vars.map_mut("container_networks")
+                .insert(key, Val::Map(entry));
         } else if metal {
             let mut entry = fresh;
-            entry.insert("netmask".into(), self.netmask.clone());
+            entry.insert("netmask", self.netmask.clone());
             if self.management {
                 match metal_host_address(config, vars, name, physical_host.as_deref()) {
                     Some((ip, management)) => {
                         host_address = Some(ip);
-                        entry.insert("address".into(), management);
+                        entry.insert("address", management);
                     }
                     // A host no longer in the configuration keeps the address it had.
                     None => {
                         if let Some(old) = previous_address {
-                            entry.insert("address".into(), old);
+                            entry.insert("address", old);
                         }
                         host_address = vars.get("ansible_host").cloned();
                     }
                 }
             }
-            container_networks(vars).insert(key.to_string(), Value::Object(entry));
+            let networks = vars.map_mut("container_networks");
+            if networks.get(key).and_then(Val::as_map) != Some(&entry) {
+                networks.insert(key, Val::Map(entry));
+            }
         } else {
             host_address = previous_address;
         }
 
         if self.management {
-            vars.insert("ansible_host".into(), host_address.unwrap_or(Value::Null));
-            let address = container_networks(vars)
+            let host_address = host_address.unwrap_or_default();
+            if vars.get("ansible_host") != Some(&host_address) {
+                vars.insert("ansible_host", host_address);
+            }
+            let address = vars
+                .map_mut("container_networks")
                 .get(key)
+                .and_then(Val::as_map)
                 .and_then(|e| e.get("address"))
                 .cloned()
-                .unwrap_or(Value::Null);
-            vars.insert("management_address".into(), address);
+                .unwrap_or_default();
+            if vars.get("management_address") != Some(&address) {
+                vars.insert("management_address", address);
+            }
         }
 
         if let Some(gateway) = self.net.get("gateway").filter(|g| truthy(Some(g))) {
-            vars.insert("gateway".into(), gateway.clone());
-            if let Some(Value::Object(e)) = container_networks(vars).get_mut(key) {
-                e.insert("gateway".into(), gateway.clone());
+            let gateway = Val::from_json(gateway);
+            vars.insert("gateway", gateway.clone());
+            if let Some(Val::Map(e)) = vars.map_mut("container_networks").get_mut(key) {
+                e.insert("gateway", gateway);
             }
         }
 
@@ -304,27 +325,13 @@ impl<'n> Provider<'n> {
                 if !complete {
                     return Err(Error::IncompleteStaticRoute(self.queue_name()));
                 }
-                rebuilt.push(route.clone());
+                rebuilt.push(Val::from_json(route));
             }
-            if let Some(Value::Object(e)) = container_networks(vars).get_mut(key) {
-                e.insert("static_routes".into(), Value::Array(rebuilt));
+            if let Some(Val::Map(e)) = vars.map_mut("container_networks").get_mut(key) {
+                e.insert("static_routes", Val::List(rebuilt));
             }
         }
         Ok(())
-    }
-}
-
-/// The entry's `container_networks`, created (or replaced, if not a mapping) as needed.
-fn container_networks(vars: &mut Vars) -> &mut Map<String, Value> {
-    let slot = vars
-        .entry("container_networks")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !slot.is_object() {
-        *slot = Value::Object(Map::new());
-    }
-    match slot {
-        Value::Object(m) => m,
-        _ => unreachable!("just made an object"),
     }
 }
 
@@ -336,14 +343,14 @@ fn metal_host_address(
     vars: &Vars,
     name: &str,
     physical_host: Option<&str>,
-) -> Option<(Value, Value)> {
-    let group = vars.get("physical_host_group").and_then(Value::as_str)?;
+) -> Option<(Val, Val)> {
+    let group = vars.get("physical_host_group").and_then(Val::as_str)?;
     let hosts = config.get(group)?.as_object()?;
     let options = match hosts.get(name).filter(|v| !v.is_null()) {
         Some(o) => o,
         None => hosts.get(physical_host?)?,
     };
-    let ip = options.get("ip")?.clone();
-    let management = options.get("management_ip").cloned().unwrap_or(ip.clone());
-    Some((ip, management))
+    let ip = options.get("ip")?;
+    let management = options.get("management_ip").unwrap_or(ip);
+    Some((Val::from_json(ip), Val::from_json(management)))
 }

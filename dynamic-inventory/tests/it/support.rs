@@ -86,6 +86,20 @@ impl Deployment {
         self.path().join("backup_openstack_inventory.tar")
     }
 
+    /// The members of the backup archive; none when there is no archive.
+    pub fn backup_members(&self) -> Vec<String> {
+        if self.backup_path().exists() {
+            tar_members(&self.backup_path())
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Replaces `openstack_user_config.yml`.
+    pub fn write_config(&self, yaml: &str) {
+        self.write(USER_CONFIG, yaml);
+    }
+
     /// The command, with the config dir, environment and a missing osa.ini.
     pub fn command(&self) -> Command {
         let mut cmd = Command::cargo_bin("dynamic-inventory").unwrap();
@@ -112,6 +126,12 @@ impl Deployment {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and expects success; returns stdout parsed as JSON.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let out = self.ok(args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {out}"))
     }
 
     /// Runs, expects failure, checks nothing was written; returns stderr.
@@ -148,6 +168,79 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The contents of one member of a tar archive (extracted with `tar -xOf`).
+pub fn tar_member_text(path: &Path, member: &str) -> String {
+    let out = std::process::Command::new("tar")
+        .arg("-xOf")
+        .arg(path)
+        .arg(member)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tar -xOf {member}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `text` with the first `from` replaced by `to`; `from` must occur in it.
+pub fn edit(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "{from:?} is not in {text}");
+    text.replacen(from, to, 1)
+}
+
+/// The names of every `_meta.hostvars` entry.
+pub fn hostnames(inventory: &Value) -> Vec<String> {
+    inventory["_meta"]["hostvars"]
+        .as_object()
+        .expect("_meta.hostvars")
+        .keys()
+        .cloned()
+        .collect()
+}
+
+/// The hostvars entries whose name starts with `prefix`.
+pub fn hostnames_starting(inventory: &Value, prefix: &str) -> Vec<String> {
+    hostnames(inventory)
+        .into_iter()
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+/// The variables of one host entry (panics when there is none).
+pub fn hostvars<'v>(inventory: &'v Value, name: &str) -> &'v Value {
+    inventory["_meta"]["hostvars"]
+        .get(name)
+        .unwrap_or_else(|| panic!("no hostvars entry {name}"))
+}
+
+fn names(inventory: &Value, group: &str, key: &str) -> Vec<String> {
+    let group_value = inventory
+        .get(group)
+        .unwrap_or_else(|| panic!("no group {group}"));
+    group_value
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .map(|i| i.as_str().expect("a name").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The `hosts` of a group (empty when it has none; panics when the group is missing).
+pub fn group_hosts(inventory: &Value, group: &str) -> Vec<String> {
+    names(inventory, group, "hosts")
+}
+
+/// The `children` of a group (empty when it has none; panics when the group is missing).
+pub fn group_children(inventory: &Value, group: &str) -> Vec<String> {
+    names(inventory, group, "children")
+}
+
 /// Member names of a tar archive (read with the `tar` binary: GNU tar must read it).
 pub fn tar_members(path: &Path) -> Vec<String> {
     let out = std::process::Command::new("tar")
@@ -162,6 +255,8 @@ pub fn tar_members(path: &Path) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+pub const USER_CONFIG: &str = "openstack_user_config.yml";
 
 /// A minimal valid configuration: one infra host, one compute host, the management
 /// network; extra YAML is appended at the top level.

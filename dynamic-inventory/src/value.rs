@@ -1,0 +1,397 @@
+//! The values of the inventory: JSON data in a compact form.
+//!
+//! An inventory of thousands of hosts repeats the same keys and many of the same values
+//! (`ansible_host`, `br-mgmt`, `veth`, group names) in every host entry. Strings are
+//! interned (`Text` is a shared pointer to one copy) and objects are small vectors sorted
+//! by key, which is also the order they are printed in. This keeps a 10,000-host inventory
+//! within a few times the size of its JSON text and makes building it cheap.
+
+use std::borrow::Borrow;
+use std::cell::RefCell;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+use std::rc::Rc;
+
+use rustc_hash::FxHashSet;
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Number;
+
+thread_local! {
+    static INTERNER: RefCell<FxHashSet<Rc<str>>> = RefCell::new(FxHashSet::default());
+}
+
+/// An interned string: equal texts share one allocation.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Text(Rc<str>);
+
+impl Text {
+    pub fn new(s: &str) -> Text {
+        INTERNER.with(|set| {
+            let mut set = set.borrow_mut();
+            if let Some(existing) = set.get(s) {
+                return Text(existing.clone());
+            }
+            let rc: Rc<str> = Rc::from(s);
+            set.insert(rc.clone());
+            Text(rc)
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Hash for Text {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Must hash as `str` does, so maps keyed by Text can be searched with a &str.
+        self.as_str().hash(state)
+    }
+}
+
+impl Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Text {
+        Text::new(s)
+    }
+}
+
+impl From<&String> for Text {
+    fn from(s: &String) -> Text {
+        Text::new(s)
+    }
+}
+
+/// A JSON value.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum Val {
+    #[default]
+    Null,
+    Bool(bool),
+    Num(Number),
+    Str(Text),
+    List(Vec<Val>),
+    Map(Map),
+}
+
+impl Val {
+    pub fn str(s: &str) -> Val {
+        Val::Str(Text::new(s))
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Val::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&Map> {
+        match self {
+            Val::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Val::Null)
+    }
+
+    /// Python truthiness.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Val::Null => false,
+            Val::Bool(b) => *b,
+            Val::Num(n) => n.as_f64().is_some_and(|f| f != 0.0),
+            Val::Str(s) => !s.is_empty(),
+            Val::List(l) => !l.is_empty(),
+            Val::Map(m) => !m.is_empty(),
+        }
+    }
+
+    /// Converts configuration data (read from YAML) into an inventory value.
+    pub fn from_json(v: &serde_json::Value) -> Val {
+        match v {
+            serde_json::Value::Null => Val::Null,
+            serde_json::Value::Bool(b) => Val::Bool(*b),
+            serde_json::Value::Number(n) => Val::Num(n.clone()),
+            serde_json::Value::String(s) => Val::str(s),
+            serde_json::Value::Array(a) => Val::List(a.iter().map(Val::from_json).collect()),
+            serde_json::Value::Object(o) => Val::Map(Map::from_pairs(
+                o.iter()
+                    .map(|(k, v)| (Text::new(k), Val::from_json(v)))
+                    .collect(),
+            )),
+        }
+    }
+
+    /// The value as plain JSON data.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Val::Null => serde_json::Value::Null,
+            Val::Bool(b) => serde_json::Value::Bool(*b),
+            Val::Num(n) => serde_json::Value::Number(n.clone()),
+            Val::Str(s) => serde_json::Value::String(s.to_string()),
+            Val::List(l) => serde_json::Value::Array(l.iter().map(Val::to_json).collect()),
+            Val::Map(m) => serde_json::Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl From<&serde_json::Value> for Val {
+    fn from(v: &serde_json::Value) -> Val {
+        Val::from_json(v)
+    }
+}
+
+/// A JSON object: entries sorted by key.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Map {
+    entries: Vec<(Text, Val)>,
+}
+
+impl Map {
+    pub fn new() -> Map {
+        Map::default()
+    }
+
+    /// From pairs in any order; for a repeated key the last value wins.
+    pub fn from_pairs(mut pairs: Vec<(Text, Val)>) -> Map {
+        // A stable sort keeps repeated keys in input order; keep the last of each run.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut entries: Vec<(Text, Val)> = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            match entries.last_mut() {
+                Some(last) if last.0 == k => last.1 = v,
+                _ => entries.push((k, v)),
+            }
+        }
+        Map { entries }
+    }
+
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Val> {
+        self.find(key).ok().map(|i| &self.entries[i].1)
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Val> {
+        match self.find(key) {
+            Ok(i) => Some(&mut self.entries[i].1),
+            Err(_) => None,
+        }
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.find(key).is_ok()
+    }
+
+    /// Sets `key` to `value`, returning the previous value.
+    pub fn insert(&mut self, key: &str, value: Val) -> Option<Val> {
+        match self.find(key) {
+            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Err(i) => {
+                self.entries.insert(i, (Text::new(key), value));
+                None
+            }
+        }
+    }
+
+    /// Sets `key` to the string `value`, without allocating when it already holds it.
+    pub fn set_str(&mut self, key: &str, value: &str) {
+        if self.get(key).and_then(Val::as_str) != Some(value) {
+            self.insert(key, Val::str(value));
+        }
+    }
+
+    /// Sets `key` unless it is present.
+    pub fn insert_default(&mut self, key: &str, value: impl FnOnce() -> Val) {
+        if let Err(i) = self.find(key) {
+            self.entries.insert(i, (Text::new(key), value()));
+        }
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<Val> {
+        self.find(key).ok().map(|i| self.entries.remove(i).1)
+    }
+
+    /// The object under `key`, created (or replacing a value that is not an object).
+    pub fn map_mut(&mut self, key: &str) -> &mut Map {
+        let i = match self.find(key) {
+            Ok(i) => {
+                if !matches!(self.entries[i].1, Val::Map(_)) {
+                    self.entries[i].1 = Val::Map(Map::new());
+                }
+                i
+            }
+            Err(i) => {
+                self.entries
+                    .insert(i, (Text::new(key), Val::Map(Map::new())));
+                i
+            }
+        };
+        match &mut self.entries[i].1 {
+            Val::Map(m) => m,
+            _ => unreachable!("made an object above"),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Text, &Val)> {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &Text> {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Val> {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &Val) -> bool) {
+        self.entries.retain(|(k, v)| keep(k, v));
+    }
+
+    pub fn into_entries(self) -> Vec<(Text, Val)> {
+        self.entries
+    }
+}
+
+impl<'de> Deserialize<'de> for Val {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Val, D::Error> {
+        deserializer.deserialize_any(ValVisitor)
+    }
+}
+
+struct ValVisitor;
+
+impl<'de> Visitor<'de> for ValVisitor {
+    type Value = Val;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Val, E> {
+        Ok(Val::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Val, E> {
+        Ok(Val::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Val, E> {
+        Ok(Val::Num(n.into()))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Val, E> {
+        Ok(Val::Num(n.into()))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Val, E> {
+        Number::from_f64(n)
+            .map(Val::Num)
+            .ok_or_else(|| E::custom("a number that is not finite"))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Val, E> {
+        Ok(Val::str(s))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Val, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Val::List(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Val, A::Error> {
+        let mut pairs = Vec::with_capacity(access.size_hint().unwrap_or(0));
+        while let Some(key) = access.next_key::<std::borrow::Cow<'de, str>>()? {
+            let value: Val = access.next_value()?;
+            pairs.push((Text::new(&key), value));
+        }
+        Ok(Val::Map(Map::from_pairs(pairs)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_are_shared() {
+        let (a, b) = (Text::new("br-mgmt"), Text::new("br-mgmt"));
+        assert!(Rc::ptr_eq(&a.0, &b.0));
+    }
+
+    #[test]
+    fn maps_stay_sorted_and_last_value_wins() {
+        let v: Val = serde_json::from_str(r#"{"b": 1, "a": [true, null], "b": 2}"#).unwrap();
+        let m = v.as_map().unwrap();
+        let keys: Vec<&str> = m.keys().map(|k| k.as_str()).collect();
+        assert_eq!(keys, ["a", "b"]);
+        assert_eq!(m.get("b"), Some(&Val::Num(2.into())));
+        let mut m = m.clone();
+        m.insert("0", Val::Null);
+        m.map_mut("c").insert("x", Val::str("y"));
+        let keys: Vec<&str> = m.keys().map(|k| k.as_str()).collect();
+        assert_eq!(keys, ["0", "a", "b", "c"]);
+        assert_eq!(
+            m.get("c").and_then(Val::as_map).and_then(|c| c.get("x")),
+            Some(&Val::str("y"))
+        );
+    }
+
+    #[test]
+    fn round_trips_plain_json() {
+        let j = serde_json::json!({"k": [1, -2, 1.5, "s", {"z": null}], "e": {}});
+        assert_eq!(Val::from_json(&j).to_json(), j);
+    }
+}
