@@ -71,45 +71,58 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 }
 
 fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
+    let mut clock = log.clock();
     let dirs = ConfigDirs::new(cli.config.as_deref());
-    let config = config::load_user_config(&dirs, log)?;
     let base = match &cli.environment {
         Some(dir) => BaseEnvironment::Dir(dir.clone()),
         None => BaseEnvironment::Builtin,
     };
-    let env = config::load_environment(&base, &dirs, log)?;
 
-    let ini = inventory_storage::OsaIni::discover()?;
-    let spec = ini.as_ref().map(|i| i.active()).transpose()?;
-    let mut backend = inventory_storage::open(spec.as_ref(), dirs.dirs().to_vec())?;
-    // Errors name the backend by its osa.ini section ("json" when there is no osa.ini).
-    let label = spec
-        .as_ref()
-        .map_or("json", |s| s.section.as_str())
-        .to_string();
+    // The configuration is read on a second thread while the stored inventory is loaded
+    // and parsed: the two are independent and each is a large part of a run.
+    let debug = log.enabled();
+    let (inputs, stored) = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let mut log = Log::new(debug);
+            let inputs = config::load_user_config(&dirs, &mut log).and_then(|config| {
+                let env = config::load_environment(&base, &dirs, &mut log)?;
+                Ok((config, env))
+            });
+            (inputs, log)
+        });
+        let stored = load_stored(&dirs, log);
+        let inputs = match reader.join() {
+            Ok((inputs, reader_log)) => {
+                log.append(reader_log);
+                inputs
+            }
+            Err(_) => Err(Error::Config(
+                "reading the configuration failed unexpectedly".into(),
+            )),
+        };
+        (inputs, stored)
+    });
+    // A configuration error is reported first, as upstream checks the configuration first.
+    let (config, env) = inputs?;
+    let Stored {
+        mut backend,
+        label,
+        location,
+        inventory,
+        fingerprint: stored_fingerprint,
+    } = stored?;
     let backend_error = |source| inventory_storage::StorageError::Backend {
         backend: label.clone(),
         source,
     };
-    let stored = backend.load().map_err(backend_error)?;
-    let location = backend.location();
-    let (inventory, stored_fingerprint) = match stored {
-        Some(text) => {
-            log.debug(format!("Loaded existing inventory from {location}"));
-            let inventory = parse_stored(&text, &location)?;
-            let fingerprint = inventory.fingerprint();
-            (inventory, Some(fingerprint))
-        }
-        None => {
-            log.debug("No existing inventory, created fresh skeleton.");
-            (Inventory::default(), None)
-        }
-    };
-
+    clock.lap(log, "reading the configuration and the stored inventory");
     let inventory = generate::generate(&config, &env, inventory, log)?;
+    clock.lap(log, "generating");
 
+    let unknown = generate::unknown_config_groups(&config, &env);
+    // The configuration is not needed any more; free it before the text is built.
+    drop((config, env));
     if cli.check {
-        let unknown = generate::unknown_config_groups(&config, &env);
         if unknown.is_empty() {
             return Ok(Outcome {
                 stdout: "Configuration ok!\n".into(),
@@ -128,6 +141,7 @@ fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
     }
 
     let text = inventory.to_text();
+    clock.lap(log, "writing the inventory text");
     if stored_fingerprint == Some(model::text_fingerprint(&text)) {
         log.debug("Inventory unchanged, nothing written");
     } else {
@@ -135,6 +149,7 @@ fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
         backend.write(&text).map_err(backend_error)?;
     }
     drop(backend);
+    clock.lap(log, "storing");
 
     let stdout = match &cli.host {
         Some(host) => {
@@ -151,6 +166,55 @@ fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
         stdout,
         stderr: Vec::new(),
         code: ExitCode::SUCCESS,
+    })
+}
+
+/// The storage backend after loading, and what it held.
+struct Stored {
+    backend: Box<dyn inventory_backend::StorageBackend>,
+    /// The backend's osa.ini section, naming it in errors ("json" without osa.ini).
+    label: String,
+    location: String,
+    inventory: Inventory,
+    /// Fingerprint of the stored inventory's canonical text; `None` when there was none.
+    fingerprint: Option<u128>,
+}
+
+fn load_stored(dirs: &ConfigDirs, log: &mut Log) -> Result<Stored> {
+    let ini = inventory_storage::OsaIni::discover()?;
+    let spec = ini.as_ref().map(|i| i.active()).transpose()?;
+    let mut backend = inventory_storage::open(spec.as_ref(), dirs.dirs().to_vec())?;
+    let label = spec
+        .as_ref()
+        .map_or("json", |s| s.section.as_str())
+        .to_string();
+    let text = backend
+        .load()
+        .map_err(|source| inventory_storage::StorageError::Backend {
+            backend: label.clone(),
+            source,
+        })?;
+    let location = backend.location();
+    let (inventory, fingerprint) = match text {
+        Some(text) => {
+            log.debug(format!("Loaded existing inventory from {location}"));
+            let inventory = parse_stored(&text, &location)?;
+            // Canonical, so a stored file formatted differently but holding the same
+            // inventory does not count as a change.
+            let fingerprint = inventory.fingerprint();
+            (inventory, Some(fingerprint))
+        }
+        None => {
+            log.debug("No existing inventory, created fresh skeleton.");
+            (Inventory::default(), None)
+        }
+    };
+    Ok(Stored {
+        backend,
+        label,
+        location,
+        inventory,
+        fingerprint,
     })
 }
 

@@ -38,6 +38,16 @@ impl Log {
         }
     }
 
+    /// Adds the lines of another log (a worker thread's) after this one's.
+    pub fn append(&mut self, mut other: Log) {
+        self.lines.append(&mut other.lines);
+    }
+
+    /// A stopwatch whose laps are logged (only when debugging).
+    pub fn clock(&self) -> Clock {
+        Clock(std::time::Instant::now())
+    }
+
     /// Appends the collected lines to `path`.
     pub fn flush_to(&mut self, path: &Path) -> std::io::Result<()> {
         if !self.enabled || self.lines.is_empty() {
@@ -54,5 +64,22 @@ impl Log {
             text.push('\n');
         }
         file.write_all(text.as_bytes())
+    }
+}
+
+/// Times the steps of a run for the debug log.
+pub struct Clock(std::time::Instant);
+
+impl Clock {
+    /// Logs the time since the previous lap.
+    pub fn lap(&mut self, log: &mut Log, step: &str) {
+        if log.enabled() {
+            let now = std::time::Instant::now();
+            log.debug(format!(
+                "{step}: {:.1} ms",
+                (now - self.0).as_secs_f64() * 1e3
+            ));
+            self.0 = now;
+        }
     }
 }

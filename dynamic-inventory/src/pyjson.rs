@@ -110,7 +110,9 @@ impl<'a, S: Sink> Writer<'a, S> {
             Val::Null => self.out.put(b"null"),
             Val::Bool(true) => self.out.put(b"true"),
             Val::Bool(false) => self.out.put(b"false"),
-            Val::Num(n) => write_number(self.out, n),
+            Val::Int(n) => self.out.put(n.to_string().as_bytes()),
+            Val::UInt(n) => self.out.put(n.to_string().as_bytes()),
+            Val::Float(f) => self.out.put(python_float_repr(*f).as_bytes()),
             Val::Str(s) => write_string(self.out, s),
             Val::List(items) => {
                 let mut open = self.begin_array();
@@ -182,16 +184,6 @@ pub fn write_string<S: Sink + ?Sized>(out: &mut S, s: &str) {
     }
     out.put(&bytes[start..]);
     out.put(b"\"");
-}
-
-fn write_number<S: Sink + ?Sized>(out: &mut S, n: &serde_json::Number) {
-    if let Some(i) = n.as_i64() {
-        out.put(i.to_string().as_bytes());
-    } else if let Some(u) = n.as_u64() {
-        out.put(u.to_string().as_bytes());
-    } else if let Some(f) = n.as_f64() {
-        out.put(python_float_repr(f).as_bytes());
-    }
 }
 
 /// `repr(float)` of Python: the shortest digits that round-trip, in positional form

@@ -2,44 +2,79 @@
 //!
 //! An inventory of thousands of hosts repeats the same keys and many of the same values
 //! (`ansible_host`, `br-mgmt`, `veth`, group names) in every host entry. Strings are
-//! interned (`Text` is a shared pointer to one copy) and objects are small vectors sorted
-//! by key, which is also the order they are printed in. This keeps a 10,000-host inventory
+//! interned (`Text` is a thin pointer to the one copy) and objects are small vectors
+//! sorted by key, which is also the order they are printed in. A value takes 16 bytes. This keeps a 10,000-host inventory
 //! within a few times the size of its JSON text and makes building it cheap.
 
 use std::borrow::Borrow;
-use std::cell::RefCell;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
-use std::rc::Rc;
+use std::ptr::NonNull;
+use std::sync::{LazyLock, Mutex};
 
 use rustc_hash::FxHashSet;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::Number;
+use thin_vec::ThinVec;
 
-thread_local! {
-    static INTERNER: RefCell<FxHashSet<Rc<str>>> = RefCell::new(FxHashSet::default());
-}
+/// Every string ever interned, so equal texts are one pointer (and compare as one).
+static INTERNER: LazyLock<Mutex<FxHashSet<Text>>> = LazyLock::new(Default::default);
 
-/// An interned string: equal texts share one allocation.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Text(Rc<str>);
+/// An interned string: a thin pointer to one shared, never freed copy of its bytes
+/// (a length, then UTF-8). Strings live as long as the process, which is one run.
+#[derive(Clone, Copy)]
+pub struct Text(NonNull<u8>);
+
+// SAFETY: a Text points to immutable bytes that are never freed.
+unsafe impl Send for Text {}
+unsafe impl Sync for Text {}
+
+const LEN_BYTES: usize = std::mem::size_of::<usize>();
 
 impl Text {
     pub fn new(s: &str) -> Text {
-        INTERNER.with(|set| {
-            let mut set = set.borrow_mut();
-            if let Some(existing) = set.get(s) {
-                return Text(existing.clone());
-            }
-            let rc: Rc<str> = Rc::from(s);
-            set.insert(rc.clone());
-            Text(rc)
-        })
+        let mut set = INTERNER.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(existing) = set.get(s) {
+            return *existing;
+        }
+        let mut bytes = Vec::with_capacity(LEN_BYTES + s.len());
+        bytes.extend_from_slice(&s.len().to_ne_bytes());
+        bytes.extend_from_slice(s.as_bytes());
+        let leaked: &'static mut [u8] = Box::leak(bytes.into_boxed_slice());
+        let text = Text(NonNull::from(leaked).cast());
+        set.insert(text);
+        text
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
+    pub fn as_str(&self) -> &'static str {
+        // SAFETY: `new` wrote the length followed by that many bytes of valid UTF-8, and
+        // never frees them.
+        unsafe {
+            let p = self.0.as_ptr();
+            let len = (p as *const usize).read_unaligned();
+            std::str::from_utf8_unchecked(std::slice::from_raw_parts(p.add(LEN_BYTES), len))
+        }
+    }
+}
+
+// Interned: the same text is the same pointer.
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for Text {}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Text) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Text) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
     }
 }
 
@@ -53,19 +88,19 @@ impl Hash for Text {
 impl Deref for Text {
     type Target = str;
     fn deref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl Borrow<str> for Text {
     fn borrow(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl AsRef<str> for Text {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
@@ -93,15 +128,17 @@ impl From<&String> for Text {
     }
 }
 
-/// A JSON value.
+/// A JSON value, in 16 bytes.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub enum Val {
     #[default]
     Null,
     Bool(bool),
-    Num(Number),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
     Str(Text),
-    List(Vec<Val>),
+    List(ThinVec<Val>),
     Map(Map),
 }
 
@@ -133,10 +170,22 @@ impl Val {
         match self {
             Val::Null => false,
             Val::Bool(b) => *b,
-            Val::Num(n) => n.as_f64().is_some_and(|f| f != 0.0),
+            Val::Int(n) => *n != 0,
+            Val::UInt(n) => *n != 0,
+            Val::Float(f) => *f != 0.0,
             Val::Str(s) => !s.is_empty(),
             Val::List(l) => !l.is_empty(),
             Val::Map(m) => !m.is_empty(),
+        }
+    }
+
+    fn number(n: &serde_json::Number) -> Val {
+        if let Some(i) = n.as_i64() {
+            Val::Int(i)
+        } else if let Some(u) = n.as_u64() {
+            Val::UInt(u)
+        } else {
+            Val::Float(n.as_f64().unwrap_or(0.0))
         }
     }
 
@@ -145,7 +194,7 @@ impl Val {
         match v {
             serde_json::Value::Null => Val::Null,
             serde_json::Value::Bool(b) => Val::Bool(*b),
-            serde_json::Value::Number(n) => Val::Num(n.clone()),
+            serde_json::Value::Number(n) => Val::number(n),
             serde_json::Value::String(s) => Val::str(s),
             serde_json::Value::Array(a) => Val::List(a.iter().map(Val::from_json).collect()),
             serde_json::Value::Object(o) => Val::Map(Map::from_pairs(
@@ -161,7 +210,11 @@ impl Val {
         match self {
             Val::Null => serde_json::Value::Null,
             Val::Bool(b) => serde_json::Value::Bool(*b),
-            Val::Num(n) => serde_json::Value::Number(n.clone()),
+            Val::Int(n) => (*n).into(),
+            Val::UInt(n) => (*n).into(),
+            Val::Float(f) => serde_json::Number::from_f64(*f)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
             Val::Str(s) => serde_json::Value::String(s.to_string()),
             Val::List(l) => serde_json::Value::Array(l.iter().map(Val::to_json).collect()),
             Val::Map(m) => serde_json::Value::Object(
@@ -182,7 +235,7 @@ impl From<&serde_json::Value> for Val {
 /// A JSON object: entries sorted by key.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Map {
-    entries: Vec<(Text, Val)>,
+    entries: ThinVec<(Text, Val)>,
 }
 
 impl Map {
@@ -193,8 +246,8 @@ impl Map {
     /// From pairs in any order; for a repeated key the last value wins.
     pub fn from_pairs(mut pairs: Vec<(Text, Val)>) -> Map {
         // A stable sort keeps repeated keys in input order; keep the last of each run.
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut entries: Vec<(Text, Val)> = Vec::with_capacity(pairs.len());
+        pairs.sort_by_key(|a| a.0);
+        let mut entries: ThinVec<(Text, Val)> = ThinVec::with_capacity(pairs.len());
         for (k, v) in pairs {
             match entries.last_mut() {
                 Some(last) if last.0 == k => last.1 = v,
@@ -205,7 +258,9 @@ impl Map {
     }
 
     fn find(&self, key: &str) -> Result<usize, usize> {
-        self.entries.binary_search_by(|(k, _)| k.as_str().cmp(key))
+        // Maps are small and keys short: an inlined byte comparison beats `memcmp` calls.
+        self.entries
+            .binary_search_by(|(k, _)| compare_short(k.as_bytes(), key.as_bytes()))
     }
 
     pub fn len(&self) -> usize {
@@ -297,9 +352,19 @@ impl Map {
         self.entries.retain(|(k, v)| keep(k, v));
     }
 
-    pub fn into_entries(self) -> Vec<(Text, Val)> {
+    pub fn into_entries(self) -> ThinVec<(Text, Val)> {
         self.entries
     }
+}
+
+#[inline]
+fn compare_short(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 impl<'de> Deserialize<'de> for Val {
@@ -326,17 +391,22 @@ impl<'de> Visitor<'de> for ValVisitor {
     }
 
     fn visit_i64<E>(self, n: i64) -> Result<Val, E> {
-        Ok(Val::Num(n.into()))
+        Ok(Val::Int(n))
     }
 
     fn visit_u64<E>(self, n: u64) -> Result<Val, E> {
-        Ok(Val::Num(n.into()))
+        Ok(match i64::try_from(n) {
+            Ok(i) => Val::Int(i),
+            Err(_) => Val::UInt(n),
+        })
     }
 
     fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Val, E> {
-        Number::from_f64(n)
-            .map(Val::Num)
-            .ok_or_else(|| E::custom("a number that is not finite"))
+        if n.is_finite() {
+            Ok(Val::Float(n))
+        } else {
+            Err(E::custom("a number that is not finite"))
+        }
     }
 
     fn visit_str<E>(self, s: &str) -> Result<Val, E> {
@@ -344,7 +414,7 @@ impl<'de> Visitor<'de> for ValVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Val, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        let mut items = ThinVec::with_capacity(seq.size_hint().unwrap_or(0));
         while let Some(item) = seq.next_element()? {
             items.push(item);
         }
@@ -368,7 +438,10 @@ mod tests {
     #[test]
     fn texts_are_shared() {
         let (a, b) = (Text::new("br-mgmt"), Text::new("br-mgmt"));
-        assert!(Rc::ptr_eq(&a.0, &b.0));
+        assert_eq!(a.0, b.0);
+        assert_eq!(a.as_str(), "br-mgmt");
+        assert_eq!(Text::new("").as_str(), "");
+        assert_eq!(std::mem::size_of::<Val>(), 16);
     }
 
     #[test]
@@ -377,7 +450,7 @@ mod tests {
         let m = v.as_map().unwrap();
         let keys: Vec<&str> = m.keys().map(|k| k.as_str()).collect();
         assert_eq!(keys, ["a", "b"]);
-        assert_eq!(m.get("b"), Some(&Val::Num(2.into())));
+        assert_eq!(m.get("b"), Some(&Val::Int(2)));
         let mut m = m.clone();
         m.insert("0", Val::Null);
         m.map_mut("c").insert("x", Val::str("y"));

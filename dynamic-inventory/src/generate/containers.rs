@@ -12,7 +12,8 @@
 //! upstream's second run would see it (every entry present, components as they ended),
 //! so one run gives upstream's settled inventory.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::rc::Rc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -124,13 +125,65 @@ struct Placer<'c, 'l> {
     entries_of: FxHashMap<Text, Vec<Text>>,
     /// Members of container groups with `_` written as `-`, to count a host's containers
     /// by prefix without scanning the group.
-    members: FxHashMap<Text, BTreeSet<(String, Text)>>,
+    members: FxHashMap<Text, BTreeMap<String, Vec<Text>>>,
     container_vars: FxHashMap<(Text, Text), Option<ContainerVars>>,
+    /// What the placements need to know of each entry, kept here so that the thousands
+    /// of placements of a large deployment do not search the entries' variables.
+    facts: FxHashMap<Text, Facts>,
+    /// Hosts running components on metal: the variables to write once placement is done.
+    on_metal: FxHashMap<Text, OnMetal>,
     events: Vec<Event>,
+}
+
+/// The parts of an entry's variables that placement reads.
+struct Facts {
+    /// It has `container_types` or `container_name` (only such entries join groups).
+    eligible: bool,
+    /// This run has set its `container_types` (hosts only).
+    has_container_types: bool,
+    container_name: Option<Text>,
+    metal: bool,
+    /// Its `component` as this pass has set it so far.
+    component: Option<Text>,
+    has_physical_host: bool,
+}
+
+impl Facts {
+    fn read(vars: &Vars) -> Facts {
+        let text = |key| match vars.get(key) {
+            Some(Val::Str(t)) => Some(*t),
+            _ => None,
+        };
+        Facts {
+            eligible: vars.contains_key("container_types") || vars.contains_key("container_name"),
+            has_container_types: false,
+            container_name: text("container_name"),
+            metal: is_metal_entry(vars),
+            component: text("component"),
+            has_physical_host: vars.contains_key("physical_host"),
+        }
+    }
+}
+
+/// The last metal placement of a host.
+struct OnMetal {
+    address: Val,
+    host_group: Text,
+    component: Text,
+    properties: Val,
 }
 
 fn dashed(s: &str) -> String {
     s.replace('_', "-")
+}
+
+/// Whether `name` starts with `prefix` (written with `-`), taking `_` in `name` as `-`.
+fn starts_with_dashed(name: &str, prefix: &str) -> bool {
+    name.len() >= prefix.len()
+        && name
+            .bytes()
+            .zip(prefix.bytes())
+            .all(|(n, p)| n == p || (n == b'_' && p == b'-'))
 }
 
 impl<'c, 'l> Placer<'c, 'l> {
@@ -144,19 +197,13 @@ impl<'c, 'l> Placer<'c, 'l> {
         let mut entries_of: FxHashMap<Text, Vec<Text>> = FxHashMap::default();
         for (name, vars) in &inventory.hostvars {
             if configured.contains(name.as_str()) {
-                entries_of
-                    .entry(name.clone())
-                    .or_default()
-                    .push(name.clone());
+                entries_of.entry(*name).or_default().push(*name);
             }
             if let Some(Val::Str(physical)) = vars.get("physical_host")
                 && physical != name
                 && configured.contains(physical.as_str())
             {
-                entries_of
-                    .entry(physical.clone())
-                    .or_default()
-                    .push(name.clone());
+                entries_of.entry(*physical).or_default().push(*name);
             }
         }
         Placer {
@@ -165,34 +212,43 @@ impl<'c, 'l> Placer<'c, 'l> {
             entries_of,
             members: FxHashMap::default(),
             container_vars: FxHashMap::default(),
+            facts: FxHashMap::default(),
+            on_metal: FxHashMap::default(),
             events: Vec::new(),
         }
     }
 
     /// The index of container group `name`, built on first use.
-    fn members_of(&mut self, inventory: &Inventory, name: &Text) -> &mut BTreeSet<(String, Text)> {
-        self.members.entry(name.clone()).or_insert_with(|| {
-            inventory
-                .groups
-                .get(name.as_str())
-                .map(|g| g.hosts().map(|h| (dashed(h), h.clone())).collect())
-                .unwrap_or_default()
+    fn members_of(
+        &mut self,
+        inventory: &Inventory,
+        name: &Text,
+    ) -> &mut BTreeMap<String, Vec<Text>> {
+        self.members.entry(*name).or_insert_with(|| {
+            let mut members: BTreeMap<String, Vec<Text>> = BTreeMap::new();
+            if let Some(g) = inventory.groups.get(name.as_str()) {
+                for h in g.hosts() {
+                    members.entry(dashed(h)).or_default().push(*h);
+                }
+            }
+            members
         })
     }
 
     /// How many distinct members of container group `name` start with `prefix` (dashed).
     fn count_with_prefix(&mut self, inventory: &Inventory, name: &Text, prefix: &str) -> usize {
         self.members_of(inventory, name)
-            .range((prefix.to_string(), Text::new(""))..)
+            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
             .take_while(|(dashed, _)| dashed.starts_with(prefix))
-            .count()
+            .map(|(_, names)| names.len())
+            .sum()
     }
 
     /// The `container_vars` of `host` in `host_group`, converted on first use.
     fn container_vars_of(&mut self, host_group: &Text, host: &Text) -> Option<ContainerVars> {
         let config = self.config;
         self.container_vars
-            .entry((host_group.clone(), host.clone()))
+            .entry((*host_group, *host))
             .or_insert_with(|| {
                 let vars = config
                     .get(host_group.as_str())?
@@ -202,6 +258,15 @@ impl<'c, 'l> Placer<'c, 'l> {
                 Some(vars.iter().map(|(k, v)| container_var(k, v)).collect())
             })
             .clone()
+    }
+
+    /// The facts of an entry, read from its variables on first use.
+    fn facts_of(&mut self, inventory: &Inventory, entry: &Text) -> Option<&Facts> {
+        if !self.facts.contains_key(entry) {
+            let vars = inventory.hostvars.get(entry.as_str())?;
+            self.facts.insert(*entry, Facts::read(vars));
+        }
+        self.facts.get(entry)
     }
 
     fn place(
@@ -250,8 +315,16 @@ impl<'c, 'l> Placer<'c, 'l> {
                 return Err(Error::HostNameTooLong(host.to_string()));
             }
             let host_containers = format!("{host}_host_containers");
-            if let Some(vars) = inventory.hostvars.get_mut(host.as_str()) {
+            // Set on the host's first placement of the run (always the same value).
+            if self
+                .facts_of(inventory, &host)
+                .is_some_and(|f| !f.has_container_types)
+                && let Some(vars) = inventory.hostvars.get_mut(host.as_str())
+                && let Some(facts) = self.facts.get_mut(&host)
+            {
                 vars.set_str("container_types", &host_containers);
+                facts.has_container_types = true;
+                facts.eligible = true;
             }
 
             let prefix = format!("{}-", dashed(&type_and_name));
@@ -275,17 +348,18 @@ impl<'c, 'l> Placer<'c, 'l> {
             }
 
             let joined = Rc::new(Joined {
-                host: host.clone(),
-                host_group: host_group.clone(),
-                assignment: assignment.clone(),
-                all_group: all_group.clone(),
+                host,
+                host_group,
+                assignment: *assignment,
+                all_group,
                 prefix,
             });
             let container_vars = self.container_vars_of(&host_group, &host);
             if let Some(entries) = self.entries_of.get(&host) {
-                let component_now = |_: &Text, vars: &Vars| vars.get("component").cloned();
+                let component_now = |_: &Text, facts: &Facts| facts.component;
                 join_groups(
                     inventory,
+                    &mut self.facts,
                     &joined,
                     entries,
                     &component_now,
@@ -321,13 +395,13 @@ impl<'c, 'l> Placer<'c, 'l> {
         let mut vars = Vars::new();
         vars.insert("ansible_host", Val::Null);
         vars.insert("management_address", Val::Null);
-        vars.insert("container_name", Val::Str(name.clone()));
-        vars.insert("physical_host", Val::Str(host.clone()));
+        vars.insert("container_name", Val::Str(name));
+        vars.insert("physical_host", Val::Str(*host));
         vars.insert("physical_host_addr", host_address);
-        vars.insert("physical_host_group", Val::Str(host_group.clone()));
-        vars.insert("component", Val::Str(assignment.clone()));
+        vars.insert("physical_host_group", Val::Str(*host_group));
+        vars.insert("component", Val::Str(*assignment));
         vars.insert("properties", skeleton.properties.clone());
-        inventory.hostvars.insert(name.clone(), vars);
+        inventory.hostvars.insert(name, vars);
         inventory
             .ensure_group(host_containers, Group::with_hosts)
             .add_host(&name);
@@ -335,14 +409,13 @@ impl<'c, 'l> Placer<'c, 'l> {
             .ensure_group(&skeleton.name, Group::with_hosts)
             .add_host(&name);
         self.members_of(inventory, &skeleton.name)
-            .insert((dashed(&name), name.clone()));
-        self.entries_of
-            .entry(host.clone())
+            .entry(dashed(&name))
             .or_default()
-            .push(name.clone());
+            .push(name);
+        self.entries_of.entry(*host).or_default().push(name);
         self.events.push(Event::Component {
             entry: name,
-            component: assignment.clone(),
+            component: *assignment,
         });
     }
 
@@ -359,7 +432,9 @@ impl<'c, 'l> Placer<'c, 'l> {
         let members = self.members_of(inventory, name);
         let taken = |candidate: &str| {
             inventory.hostvars.contains_key(candidate)
-                || members.contains(&(dashed(candidate), Text::new(candidate)))
+                || members
+                    .get(&dashed(candidate))
+                    .is_some_and(|names| names.iter().any(|n| n.as_str() == candidate))
         };
         let mut slot = 0u64;
         loop {
@@ -371,7 +446,8 @@ impl<'c, 'l> Placer<'c, 'l> {
         }
     }
 
-    /// A metal entry: the host itself runs the component.
+    /// A metal entry: the host itself runs the component. Its variables are written once
+    /// all placements are done (`write_on_metal`); until then the facts say it.
     fn run_on_metal(
         &mut self,
         inventory: &mut Inventory,
@@ -381,57 +457,81 @@ impl<'c, 'l> Placer<'c, 'l> {
         skeleton: &Skeleton,
         assignment: &Text,
     ) {
-        let address = options.get("ip").map(Val::from_json).unwrap_or_default();
-        let Some(vars) = inventory.hostvars.get_mut(host.as_str()) else {
+        if self.facts_of(inventory, host).is_none() {
             return;
-        };
-        vars.insert("ansible_host", address.clone());
-        vars.insert("management_address", address.clone());
-        vars.insert("container_name", Val::Str(host.clone()));
-        vars.insert("physical_host", Val::Str(host.clone()));
-        vars.insert("physical_host_addr", address);
-        vars.insert("physical_host_group", Val::Str(host_group.clone()));
-        vars.insert("component", Val::Str(assignment.clone()));
-        vars.insert_default("properties", || skeleton.properties.clone());
+        }
+        if let Some(facts) = self.facts.get_mut(host) {
+            facts.container_name = Some(*host);
+            facts.component = Some(*assignment);
+            facts.has_physical_host = true;
+            facts.eligible = true;
+        }
+        let address = options.get("ip").map(Val::from_json).unwrap_or_default();
+        self.on_metal.insert(
+            *host,
+            OnMetal {
+                address,
+                host_group: *host_group,
+                component: *assignment,
+                properties: skeleton.properties.clone(),
+            },
+        );
         self.events.push(Event::Component {
-            entry: host.clone(),
-            component: assignment.clone(),
+            entry: *host,
+            component: *assignment,
         });
+    }
+
+    /// Writes what the last metal placement of each host set.
+    fn write_on_metal(&mut self, inventory: &mut Inventory) {
+        for (host, m) in self.on_metal.drain() {
+            let Some(vars) = inventory.hostvars.get_mut(host.as_str()) else {
+                continue;
+            };
+            vars.insert("ansible_host", m.address.clone());
+            vars.insert("management_address", m.address.clone());
+            vars.insert("container_name", Val::Str(host));
+            vars.insert("physical_host", Val::Str(host));
+            vars.insert("physical_host_addr", m.address);
+            vars.insert("physical_host_group", Val::Str(m.host_group));
+            vars.insert("component", Val::Str(m.component));
+            vars.insert_default("properties", || m.properties);
+        }
     }
 
     /// Replays the record as upstream's second run sees it: every entry exists from the
     /// start, and an entry's component is the last one set so far in this run or, before
     /// that, the one it ended the first run with.
     fn settle(mut self, inventory: &mut Inventory) {
+        self.write_on_metal(inventory);
         let events = std::mem::take(&mut self.events);
         let mut sorted_entries: FxHashMap<Text, Vec<Text>> = FxHashMap::default();
         let mut current: FxHashMap<Text, Text> = FxHashMap::default();
         for event in &events {
             match event {
                 Event::Component { entry, component } => {
-                    current.insert(entry.clone(), component.clone());
+                    current.insert(*entry, *component);
                 }
                 Event::Nest { name, host_group } => nest(inventory, name, host_group),
                 Event::Joined(joined) => {
                     let container_vars = self.container_vars_of(&joined.host_group, &joined.host);
                     // Upstream's second run reads the saved inventory: entries in name order.
-                    let entries = sorted_entries
-                        .entry(joined.host.clone())
-                        .or_insert_with(|| {
-                            let mut e = self
-                                .entries_of
-                                .get(&joined.host)
-                                .cloned()
-                                .unwrap_or_default();
-                            e.sort_unstable();
-                            e
-                        });
-                    let component_now = |entry: &Text, vars: &Vars| match current.get(entry) {
-                        Some(c) => Some(Val::Str(c.clone())),
-                        None => vars.get("component").cloned(),
+                    let entries = sorted_entries.entry(joined.host).or_insert_with(|| {
+                        let mut e = self
+                            .entries_of
+                            .get(&joined.host)
+                            .cloned()
+                            .unwrap_or_default();
+                        e.sort_unstable();
+                        e
+                    });
+                    let component_now = |entry: &Text, facts: &Facts| match current.get(entry) {
+                        Some(c) => Some(*c),
+                        None => facts.component,
                     };
                     join_groups(
                         inventory,
+                        &mut self.facts,
                         joined,
                         entries,
                         &component_now,
@@ -448,34 +548,41 @@ impl<'c, 'l> Placer<'c, 'l> {
 /// at this point of the run.
 fn join_groups(
     inventory: &mut Inventory,
+    facts: &mut FxHashMap<Text, Facts>,
     joined: &Joined,
     entries: &[Text],
-    component_of: &dyn Fn(&Text, &Vars) -> Option<Val>,
+    component_of: &dyn Fn(&Text, &Facts) -> Option<Text>,
     container_vars: Option<&[(Text, Val, Option<String>)]>,
 ) {
     for entry in entries {
         let Some(vars) = inventory.hostvars.get_mut(entry.as_str()) else {
             continue;
         };
-        if !vars.contains_key("container_types") && !vars.contains_key("container_name") {
+        let f = facts.entry(*entry).or_insert_with(|| Facts::read(vars));
+        if !f.eligible {
             continue;
         }
-        vars.insert_default("container_name", || Val::Str(entry.clone()));
-        vars.insert_default("physical_host", || Val::Str(joined.host.clone()));
-        let Some(Val::Str(container)) = vars.get("container_name").cloned() else {
+        if f.container_name.is_none() {
+            vars.insert("container_name", Val::Str(*entry));
+            f.container_name = Some(*entry);
+        }
+        if !f.has_physical_host {
+            vars.insert("physical_host", Val::Str(joined.host));
+            f.has_physical_host = true;
+        }
+        let Some(container) = f.container_name else {
             continue;
         };
-        let component = component_of(entry, vars);
-        let component = component.as_ref().and_then(Val::as_str);
-        let metal = is_metal_entry(vars);
+        let component = component_of(entry, f);
+        let component = component.as_ref().map(Text::as_str);
         if let Some(cv) = container_vars {
             apply_container_vars(vars, cv, component);
         }
 
-        let matches_prefix = dashed(&container).starts_with(joined.prefix.as_str());
+        let matches_prefix = starts_with_dashed(&container, &joined.prefix);
         let (to_assignment, to_all) = if matches_prefix {
             (true, true)
-        } else if metal {
+        } else if f.metal {
             (component == Some(joined.assignment.as_str()), true)
         } else {
             (false, false)

@@ -32,16 +32,21 @@ pub fn generate(
     mut inventory: Inventory,
     log: &mut Log,
 ) -> Result<Inventory> {
+    let mut clock = log.clock();
     let container_cidr = check_config(config, env)?;
     set_global_vars(&mut inventory, config, container_cidr);
-
     let mut addresses = AddressBook::default();
     reserve_used_addresses(&mut addresses, config, &inventory)?;
+    clock.lap(log, "checks and global variables");
     setup_hosts(&mut inventory, config, &mut addresses, log)?;
     setup_skeleton(&mut inventory, env, config)?;
+    clock.lap(log, "hosts and skeleton");
     containers::place_all(&mut inventory, env, config, log)?;
+    clock.lap(log, "containers");
     networks::assign(&mut inventory, config, &mut addresses, log)?;
+    clock.lap(log, "networks");
     finish(&mut inventory);
+    clock.lap(log, "finishing");
     log.debug_with(|| format!("{} hosts found.", inventory.hostvars.len()));
     Ok(inventory)
 }
@@ -542,7 +547,7 @@ fn finish(inventory: &mut Inventory) {
             && is_lxc
             && !lxc_hosts.contains(physical.as_str())
         {
-            lxc_hosts.insert(physical.clone());
+            lxc_hosts.insert(*physical);
         }
     }
     inventory.groups.insert(
@@ -563,16 +568,13 @@ fn finish(inventory: &mut Inventory) {
         })
         .filter_map(|p| {
             let host = inventory.hostvars.get(p.as_str())?;
-            Some((
-                p.clone(),
-                host.get("ansible_host").cloned().unwrap_or_default(),
-            ))
+            Some((*p, host.get("ansible_host").cloned().unwrap_or_default()))
         })
         .collect();
 
     for (name, vars) in inventory.hostvars.iter_mut() {
         vars.insert_default("container_tech", || Val::str("lxc"));
-        vars.insert_default("container_name", || Val::Str(name.clone()));
+        vars.insert_default("container_name", || Val::Str(*name));
         if let Some(addr) = vars
             .get("physical_host")
             .and_then(Val::as_str)

@@ -85,15 +85,15 @@ impl Visit {
         let Some((_, name, group)) = inventory.groups.get_full(name) else {
             return;
         };
-        if !self.groups.insert(name.clone()) {
+        if !self.groups.insert(*name) {
             return;
         }
         for child in group.children() {
             self.group(inventory, child);
         }
         for host in group.hosts() {
-            if self.seen.insert(host.clone()) {
-                self.hosts.push(host.clone());
+            if self.seen.insert(*host) {
+                self.hosts.push(*host);
             }
         }
     }
@@ -109,6 +109,10 @@ struct Provider<'n> {
     management: bool,
     /// With `reference_group`: the hosts allowed to join.
     reference_hosts: Option<HashSet<Text>>,
+    /// The network entry from the provider network's settings, for a container and for
+    /// a host on metal (without `interface`), built once.
+    container_entry: ValMap,
+    metal_entry: ValMap,
 }
 
 impl<'n> Provider<'n> {
@@ -161,34 +165,13 @@ impl<'n> Provider<'n> {
             key,
             management: is_true(management_flag(net)),
             reference_hosts,
+            container_entry: network_entry(net, false),
+            metal_entry: network_entry(net, true),
         })
     }
 
     fn queue_name(&self) -> String {
         self.queue.map(value_text).unwrap_or_else(|| "None".into())
-    }
-
-    /// The network entry for a host, from the provider network's settings.
-    fn entry(&self, metal: bool) -> ValMap {
-        let mut entry = ValMap::new();
-        if !metal {
-            let interface = self.net.get("container_interface");
-            entry.insert(
-                "interface",
-                interface.map(Val::from_json).unwrap_or_default(),
-            );
-        }
-        for (from, to) in [
-            ("container_bridge", "bridge"),
-            ("container_bridge_type", "bridge_type"),
-            ("container_type", "type"),
-            ("container_mtu", "mtu"),
-        ] {
-            if let Some(v) = self.net.get(from).filter(|v| truthy(Some(v))) {
-                entry.insert(to, Val::from_json(v));
-            }
-        }
-        entry
     }
 
     fn apply(
@@ -204,7 +187,7 @@ impl<'n> Provider<'n> {
             return Ok(());
         };
         let physical_host = match vars.get("physical_host") {
-            Some(Val::Str(p)) => Some(p.clone()),
+            Some(Val::Str(p)) => Some(*p),
             _ => None,
         };
         if let Some(allowed) = &self.reference_hosts
@@ -214,7 +197,11 @@ impl<'n> Provider<'n> {
         }
         vars.remove("container_network");
         let metal = super::is_metal_entry(vars);
-        let fresh = self.entry(metal);
+        let fresh = if metal {
+            &self.metal_entry
+        } else {
+            &self.container_entry
+        };
         let key = self.key.as_str();
 
         let networks = vars.map_mut("container_networks");
@@ -235,7 +222,7 @@ impl<'n> Provider<'n> {
         // The address `ansible_host` takes when this is the management network.
         let mut host_address: Option<Val> = None;
         if !metal && !present {
-            let mut entry = fresh;
+            let mut entry = fresh.clone();
             // A legacy top-level `KEY` holding the address moves into the entry.
             let legacy = vars.get(key).filter(|v| v.truthy()).cloned();
             let address = match legacy {
@@ -262,7 +249,7 @@ impl<'n> Provider<'n> {
             vars.map_mut("container_networks")
                 .insert(key, Val::Map(entry));
         } else if metal {
-            let mut entry = fresh;
+            let mut entry = fresh.clone();
             entry.insert("netmask", self.netmask.clone());
             if self.management {
                 match metal_host_address(config, vars, name, physical_host.as_deref()) {
@@ -317,7 +304,7 @@ impl<'n> Provider<'n> {
                 Value::Array(items) => items.as_slice(),
                 _ => std::slice::from_ref(routes),
             };
-            let mut rebuilt = Vec::with_capacity(routes.len());
+            let mut rebuilt = thin_vec::ThinVec::with_capacity(routes.len());
             for route in routes {
                 let complete = route
                     .as_object()
@@ -333,6 +320,30 @@ impl<'n> Provider<'n> {
         }
         Ok(())
     }
+}
+
+/// The network entry a provider network gives a host: `interface` (only in containers,
+/// even when null), `bridge`, `bridge_type`, `type`, `mtu` (each only when set).
+fn network_entry(net: &Map<String, Value>, metal: bool) -> ValMap {
+    let mut entry = ValMap::new();
+    if !metal {
+        let interface = net.get("container_interface");
+        entry.insert(
+            "interface",
+            interface.map(Val::from_json).unwrap_or_default(),
+        );
+    }
+    for (from, to) in [
+        ("container_bridge", "bridge"),
+        ("container_bridge_type", "bridge_type"),
+        ("container_type", "type"),
+        ("container_mtu", "mtu"),
+    ] {
+        if let Some(v) = net.get(from).filter(|v| truthy(Some(v))) {
+            entry.insert(to, Val::from_json(v));
+        }
+    }
+    entry
 }
 
 /// For a metal entry on the management network: the host's `ip` (its `ansible_host`)

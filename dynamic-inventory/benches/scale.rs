@@ -1,0 +1,224 @@
+//! The scale benchmark: `cargo bench -p dynamic-inventory --bench scale`.
+//!
+//! Runs the real `dynamic-inventory` binary (as Ansible does: a whole process per call) on
+//! synthetic deployments of 100, 1,000 and 10,000 hosts and on the upstream reference
+//! cases (when `../shared` is beside the checkout), fresh (no stored inventory) and
+//! unchanged (the stored inventory already up to date), and prints the median wall time,
+//! the peak memory (maximum resident set of the process) against the size of the JSON
+//! written, and how time grows with ten times the hosts.
+//!
+//! `BENCH_SIZES=100,1000` and `BENCH_RUNS=5` change what is measured.
+
+#[path = "../tests/it/synthetic.rs"]
+mod synthetic;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Measure {
+    median: Duration,
+    peak_rss_kib: u64,
+}
+
+/// Runs the binary `runs` times; `prepare` runs before each run (untimed).
+fn measure(args: &[&str], dir: &Path, runs: usize, prepare: &dyn Fn()) -> Measure {
+    let binary = env!("CARGO_BIN_EXE_dynamic-inventory");
+    let mut times = Vec::new();
+    let mut peak = 0;
+    for _ in 0..runs {
+        prepare();
+        let start = Instant::now();
+        // Reaped below with wait4, which also reports the child's peak memory.
+        #[allow(clippy::zombie_processes)]
+        let child = Command::new(binary)
+            .args(args)
+            .env("OSA_INI_PATH", dir.join("no-osa.ini"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the binary starts");
+        let (status, rss) = wait_with_rusage(child.id() as libc::pid_t);
+        times.push(start.elapsed());
+        assert!(status == 0, "dynamic-inventory failed in {}", dir.display());
+        peak = peak.max(rss);
+    }
+    times.sort();
+    Measure {
+        median: times[times.len() / 2],
+        peak_rss_kib: peak,
+    }
+}
+
+/// Waits for a child and returns its exit status and maximum resident set (KiB).
+fn wait_with_rusage(pid: libc::pid_t) -> (i32, u64) {
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4 failed");
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (code, usage.ru_maxrss as u64)
+}
+
+struct Row {
+    name: String,
+    hosts: usize,
+    json_bytes: u64,
+    fresh: Measure,
+    unchanged: Measure,
+}
+
+fn bench_dir(dir: &Path, env: Option<&Path>, hosts: usize, name: &str, runs: usize) -> Row {
+    let mut args = vec!["--config".to_string(), dir.display().to_string()];
+    if let Some(env) = env {
+        args.push("-e".into());
+        args.push(env.display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let inventory = dir.join("openstack_inventory.json");
+    let clear = || {
+        for f in [
+            "openstack_inventory.json",
+            "openstack_inventory.json.lock",
+            "backup_openstack_inventory.tar",
+        ] {
+            let _ = std::fs::remove_file(dir.join(f));
+        }
+    };
+    let fresh = measure(&args, dir, runs, &clear);
+    let json_bytes = std::fs::metadata(&inventory).map(|m| m.len()).unwrap_or(0);
+    let before = std::fs::read(&inventory).unwrap();
+    let unchanged = measure(&args, dir, runs, &|| {});
+    assert_eq!(
+        std::fs::read(&inventory).unwrap(),
+        before,
+        "an unchanged run rewrote {name}"
+    );
+    assert!(!dir.join("backup_openstack_inventory.tar").exists());
+    Row {
+        name: name.to_string(),
+        hosts,
+        json_bytes,
+        fresh,
+        unchanged,
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; there is nothing to filter.
+    let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
+        .unwrap_or_else(|_| "100,1000,10000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    let work = tempfile::tempdir().unwrap();
+    let mut rows = Vec::new();
+
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference");
+    if reference.join("cases").is_dir() {
+        let mut cases: Vec<PathBuf> = std::fs::read_dir(reference.join("cases"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        cases.sort();
+        for case in cases {
+            let name = case.file_name().unwrap().to_string_lossy().to_string();
+            let dir = work.path().join(format!("case-{name}"));
+            copy_dir(&case.join("config"), &dir);
+            let hosts = count_hosts(&case.join("steady_state.json"));
+            rows.push(bench_dir(
+                &dir,
+                Some(&reference),
+                hosts,
+                &format!("reference {name}"),
+                runs,
+            ));
+        }
+    }
+    for &n in &sizes {
+        let dir = work.path().join(format!("synthetic-{n}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("openstack_user_config.yml"), synthetic::config(n)).unwrap();
+        rows.push(bench_dir(
+            &dir,
+            None,
+            n,
+            &format!("synthetic {n}"),
+            runs.min(if n >= 10_000 { 3 } else { runs }),
+        ));
+    }
+
+    println!(
+        "\n{:<20} {:>7} {:>11} {:>11} {:>11} {:>11} {:>11} {:>9}",
+        "deployment",
+        "hosts",
+        "JSON (MB)",
+        "fresh (ms)",
+        "unchanged",
+        "peak (MB)",
+        "peak/JSON",
+        "unch/fresh"
+    );
+    for r in &rows {
+        let peak = r.fresh.peak_rss_kib.max(r.unchanged.peak_rss_kib) as f64 / 1024.0;
+        let json = r.json_bytes as f64 / (1024.0 * 1024.0);
+        println!(
+            "{:<20} {:>7} {:>11.2} {:>11.1} {:>11.1} {:>11.1} {:>11.2} {:>9.2}",
+            r.name,
+            r.hosts,
+            json,
+            ms(r.fresh.median),
+            ms(r.unchanged.median),
+            peak,
+            peak / json,
+            ms(r.unchanged.median) / ms(r.fresh.median),
+        );
+    }
+    let synthetic: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.name.starts_with("synthetic"))
+        .collect();
+    for pair in synthetic.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        println!(
+            "growth {} -> {} hosts ({:.0}x): fresh {:.1}x, unchanged {:.1}x",
+            a.hosts,
+            b.hosts,
+            b.hosts as f64 / a.hosts as f64,
+            ms(b.fresh.median) / ms(a.fresh.median),
+            ms(b.unchanged.median) / ms(a.unchanged.median),
+        );
+    }
+}
+
+fn count_hosts(steady_state: &Path) -> usize {
+    let text = std::fs::read_to_string(steady_state).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["_meta"]["hostvars"].as_object().map_or(0, |m| m.len())
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::write(&target, std::fs::read(entry.path()).unwrap()).unwrap();
+        }
+    }
+}
