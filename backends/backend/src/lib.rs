@@ -4,9 +4,30 @@
 //! loaded at run time) implements [`StorageBackend`]. The data crossing the
 //! interface is plain JSON text, so a backend written in another language (see
 //! the plugin ABI) sees exactly what a built-in backend sees.
+//!
+//! This crate is also the SDK for storage plugins written in Rust: implement
+//! [`StorageBackend`] in a `cdylib` crate and export it with
+//! [`export_plugin!`], which writes the C functions of the plugin ABI
+//! ([`abi`], `include/osa_inventory_plugin.h`) and catches panics at the
+//! boundary. It has no dependencies. `docs/plugins.md` is the guide.
+//!
+//! ```ignore
+//! use inventory_backend::{BackendError, Settings, StorageBackend};
+//!
+//! #[derive(Default)]
+//! struct MyBackend { /* ... */ }
+//!
+//! impl StorageBackend for MyBackend { /* register, load, write, location */ }
+//!
+//! inventory_backend::export_plugin!(MyBackend);
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
+
+pub mod abi;
+pub mod export;
+pub mod settings_json;
 
 /// The key/value settings of a backend's section in `osa.ini`.
 pub type Settings = BTreeMap<String, String>;

@@ -5,6 +5,8 @@
 //! * [`open`] builds the backend a [`BackendSpec`] describes (the JSON file
 //!   backend when there is no `osa.ini`).
 //! * [`json_file`] is the built-in backend: `openstack_inventory.json`.
+//! * [`plugin_host`] loads a backend from a shared library (`type = plugin`);
+//!   `docs/plugins.md` is the guide for plugin authors.
 //! * [`backup`] keeps the tar archive of previous inventories.
 //! * [`fsutil`] holds every risky filesystem operation (atomic replacement,
 //!   locking) for the whole project.
@@ -17,9 +19,11 @@ pub mod backup;
 pub mod fsutil;
 pub mod json_file;
 pub mod osa_ini;
+pub mod plugin_host;
 
 pub use json_file::JsonFileBackend;
 pub use osa_ini::{BackendKind, BackendSpec, OsaIni};
+pub use plugin_host::PluginBackend;
 
 /// The inventory file the JSON backend reads and writes.
 pub const INVENTORY_FILENAME: &str = "openstack_inventory.json";
@@ -98,15 +102,8 @@ pub enum StorageError {
         known: String,
     },
 
-    /// A plugin backend was selected, but this build cannot load plugins.
-    #[error(
-        "{section} backend: plugin backends are not available yet \
-         (section [{section}] selects the library {})",
-        .library.display()
-    )]
-    PluginUnavailable { section: String, library: PathBuf },
-
-    /// The backend itself refused or failed.
+    /// The backend itself refused or failed (for a plugin, also: its library
+    /// could not be loaded).
     #[error("{backend} backend: {source}")]
     Backend {
         backend: String,
@@ -116,6 +113,10 @@ pub enum StorageError {
 }
 
 /// Builds the backend `spec` describes and registers its settings.
+///
+/// A plugin's library is loaded and checked here (see [`plugin_host`]); any
+/// failure is a [`StorageError::Backend`] naming the section, and nothing has
+/// been read or written.
 ///
 /// `None` (no `osa.ini`) means the JSON file backend with default settings.
 /// `search_dirs` are the directories the JSON backend looks in, in order:
@@ -131,12 +132,12 @@ pub fn open(
     };
     let mut backend: Box<dyn StorageBackend> = match kind {
         BackendKind::Json => Box::new(JsonFileBackend::new(search_dirs)),
-        BackendKind::Plugin { library } => {
-            return Err(StorageError::PluginUnavailable {
-                section: name.to_string(),
-                library: library.clone(),
-            });
-        }
+        BackendKind::Plugin { library } => Box::new(PluginBackend::open(library).map_err(
+            |source| StorageError::Backend {
+                backend: name.to_string(),
+                source,
+            },
+        )?),
     };
     backend
         .register(settings)
@@ -200,19 +201,19 @@ mod tests {
     }
 
     #[test]
-    fn plugin_is_not_available_yet() {
+    fn a_missing_plugin_library_names_the_section_and_the_file() {
         let spec = BackendSpec {
             section: "sqlite".into(),
             kind: BackendKind::Plugin {
-                library: "/usr/lib/libx.so".into(),
+                library: "/nonexistent/libx.so".into(),
             },
             settings: Settings::new(),
         };
         let err = open(Some(&spec), vec![]).err().unwrap();
+        assert!(matches!(err, StorageError::Backend { .. }));
         assert_eq!(
             err.to_string(),
-            "sqlite backend: plugin backends are not available yet \
-             (section [sqlite] selects the library /usr/lib/libx.so)"
+            "sqlite backend: plugin library /nonexistent/libx.so does not exist"
         );
     }
 }

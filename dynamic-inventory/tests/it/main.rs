@@ -3,6 +3,7 @@
 mod ansible;
 mod behaviour;
 mod errors;
+mod plugins;
 mod reference;
 mod storage;
 mod support;
