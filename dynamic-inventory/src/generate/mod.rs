@@ -6,6 +6,7 @@
 //! each host.
 
 mod containers;
+pub use containers::container_suffix;
 mod networks;
 
 use std::net::IpAddr;

@@ -5,5 +5,7 @@ mod behaviour;
 mod errors;
 mod plugins;
 mod reference;
+mod reproducible;
 mod storage;
 mod support;
+mod synthetic;
