@@ -12,6 +12,7 @@
 #[path = "../tests/it/synthetic.rs"]
 mod synthetic;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,8 +22,8 @@ struct Measure {
     peak_rss_kib: u64,
 }
 
-/// Runs the binary `runs` times; `prepare` runs before each run (untimed).
-fn measure(args: &[&str], dir: &Path, runs: usize, prepare: &dyn Fn()) -> Measure {
+/// Runs the binary `runs` times with this osa.ini; `prepare` runs before each run (untimed).
+fn measure(args: &[&str], osa_ini: &Path, runs: usize, prepare: &dyn Fn()) -> Measure {
     let binary = env!("CARGO_BIN_EXE_dynamic-inventory");
     let mut times = Vec::new();
     let mut peak = 0;
@@ -33,14 +34,14 @@ fn measure(args: &[&str], dir: &Path, runs: usize, prepare: &dyn Fn()) -> Measur
         #[allow(clippy::zombie_processes)]
         let child = Command::new(binary)
             .args(args)
-            .env("OSA_INI_PATH", dir.join("no-osa.ini"))
+            .env("OSA_INI_PATH", osa_ini)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("the binary starts");
         let (status, rss) = wait_with_rusage(child.id() as libc::pid_t);
         times.push(start.elapsed());
-        assert!(status == 0, "dynamic-inventory failed in {}", dir.display());
+        assert!(status == 0, "dynamic-inventory failed: {args:?}");
         peak = peak.max(rss);
     }
     times.sort();
@@ -90,10 +91,11 @@ fn bench_dir(dir: &Path, env: Option<&Path>, hosts: usize, name: &str, runs: usi
             let _ = std::fs::remove_file(dir.join(f));
         }
     };
-    let fresh = measure(&args, dir, runs, &clear);
+    let no_ini = dir.join("no-osa.ini");
+    let fresh = measure(&args, &no_ini, runs, &clear);
     let json_bytes = std::fs::metadata(&inventory).map(|m| m.len()).unwrap_or(0);
     let before = std::fs::read(&inventory).unwrap();
-    let unchanged = measure(&args, dir, runs, &|| {});
+    let unchanged = measure(&args, &no_ini, runs, &|| {});
     assert_eq!(
         std::fs::read(&inventory).unwrap(),
         before,
@@ -161,6 +163,12 @@ fn main() {
         ));
     }
 
+    let sqlite = sizes
+        .iter()
+        .copied()
+        .max()
+        .map(|n| bench_sqlite(work.path(), n, runs.min(3)));
+
     println!(
         "\n{:<20} {:>7} {:>11} {:>11} {:>11} {:>11} {:>11} {:>9}",
         "deployment",
@@ -191,6 +199,25 @@ fn main() {
         .iter()
         .filter(|r| r.name.starts_with("synthetic"))
         .collect();
+    if let (Some((fresh, unchanged)), Some(json)) = (&sqlite, synthetic.last()) {
+        println!(
+            "{:<20} {:>7} {:>11} {:>11.1} {:>11.1} {:>11.1} {:>11} {:>9.2}",
+            format!("sqlite {}", json.hosts),
+            json.hosts,
+            "",
+            ms(fresh.median),
+            ms(unchanged.median),
+            fresh.peak_rss_kib.max(unchanged.peak_rss_kib) as f64 / 1024.0,
+            "",
+            ms(unchanged.median) / ms(fresh.median),
+        );
+        println!(
+            "sqlite plugin / json file at {} hosts: fresh {:.2}x, unchanged {:.2}x",
+            json.hosts,
+            ms(fresh.median) / ms(json.fresh.median),
+            ms(unchanged.median) / ms(json.unchanged.median),
+        );
+    }
     for pair in synthetic.windows(2) {
         let (a, b) = (pair[0], pair[1]);
         println!(
@@ -202,6 +229,54 @@ fn main() {
             ms(b.unchanged.median) / ms(a.unchanged.median),
         );
     }
+}
+
+/// The largest synthetic deployment stored through the SQLite plugin, against the same
+/// deployment on the JSON file measured in the same run.
+fn bench_sqlite(work: &Path, hosts: usize, runs: usize) -> (Measure, Measure) {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = workspace.join("target/bench-plugins");
+    let built = Command::new(env!("CARGO"))
+        .current_dir(&workspace)
+        .env("CARGO_TARGET_DIR", &target)
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "osa-inventory-sqlite",
+        ])
+        .status()
+        .expect("cargo runs");
+    assert!(built.success(), "building the SQLite plugin failed");
+    // The plugin host accepts only libraries no one else can write: a private copy.
+    let plugin_dir = work.join("plugin");
+    std::fs::create_dir_all(&plugin_dir).unwrap();
+    std::fs::set_permissions(&plugin_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let library = plugin_dir.join("libosa_inventory_sqlite.so");
+    std::fs::copy(target.join("release/libosa_inventory_sqlite.so"), &library).unwrap();
+    std::fs::set_permissions(&library, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let database = plugin_dir.join("inventory.sqlite");
+    let ini = plugin_dir.join("osa.ini");
+    std::fs::write(
+        &ini,
+        format!(
+            "[storage]\nbackend = sqlite\n\n[sqlite]\ntype = plugin\nlibrary = {}\ndatabase = {}\n",
+            library.display(),
+            database.display()
+        ),
+    )
+    .unwrap();
+    let dir = work.join(format!("synthetic-{hosts}"));
+    let args = ["--config", dir.to_str().unwrap()];
+    let clear = || {
+        for suffix in ["", "-journal", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", database.display()));
+        }
+    };
+    let fresh = measure(&args, &ini, runs, &clear);
+    let unchanged = measure(&args, &ini, runs, &|| {});
+    (fresh, unchanged)
 }
 
 fn count_hosts(steady_state: &Path) -> usize {

@@ -219,7 +219,8 @@ impl SqliteBackend {
         inventory: &str,
         note: Option<&str>,
     ) -> Result<Option<i64>, BackendError> {
-        if let Err(e) = serde_json::from_str::<serde_json::Value>(inventory) {
+        // Checked without building the values: a 10,000-host inventory is 16 MB.
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(inventory) {
             // The cycle is over, written or not.
             self.rollback();
             return Err(BackendError::new(format_args!(
