@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    inventory_manage::run(std::env::args_os())
+}

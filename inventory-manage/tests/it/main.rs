@@ -1,0 +1,10 @@
+//! `inventory-manage` through the real binary, in temporary directories: upstream's
+//! tables and export on the reference inventory and on a small inventory whose expected
+//! output was printed by upstream's tool, every change and its backup, the SQLite
+//! plugin (migrating there and back byte for byte), and every error.
+
+mod changes;
+mod errors;
+mod plugins;
+mod support;
+mod tables;

@@ -1,0 +1,282 @@
+//! The SQLite storage plugin: every action works through it as through the JSON file,
+//! and `migrate` moves an inventory from the JSON file to SQLite and back byte for byte,
+//! leaving the source untouched.
+//!
+//! The plugin is built here with `cargo build` into its own target directory
+//! (`target/plugin-tests`, shared with dynamic-inventory's plugin tests, so as not to
+//! wait on the lock of the `cargo test` running us), once per test binary. Each test
+//! installs a private copy (directory 0700, library 0755), which the host's permission
+//! check accepts.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use crate::support::*;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The SQLite plugin and its command, built once: their output directory.
+fn built() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let target = workspace().join("target/plugin-tests");
+        let out = Command::new(env!("CARGO"))
+            .current_dir(workspace())
+            .env("CARGO_TARGET_DIR", &target)
+            .args(["build", "--quiet", "-p", "osa-inventory-sqlite"])
+            .output()
+            .expect("cargo must run");
+        assert!(
+            out.status.success(),
+            "building the SQLite plugin failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        target.join("debug")
+    })
+}
+
+/// A deployment with the prod inventory in its JSON file, and the SQLite plugin
+/// installed beside an `osa.ini` with sections `json` (that file, active), `sqlite`, and
+/// `restored` (another JSON directory).
+struct Setup {
+    site: Site,
+    private: tempfile::TempDir,
+    restored: tempfile::TempDir,
+    ini: PathBuf,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let site = Site::prod();
+        let private = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let library = private.path().join(format!(
+            "{}osa_inventory_sqlite{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        ));
+        std::fs::copy(built().join(library.file_name().unwrap()), &library).unwrap();
+        std::fs::set_permissions(&library, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let restored = tempfile::tempdir().unwrap();
+        let ini = private.path().join("osa.ini");
+        let setup = Setup {
+            site,
+            private,
+            restored,
+            ini,
+        };
+        std::fs::write(
+            &setup.ini,
+            format!(
+                "[storage]\nbackend = json\n\n\
+                 [json]\ntype = json\ndirectory = {}\n\n\
+                 [sqlite]\ntype = plugin\nlibrary = {}\ndatabase = {}\n\n\
+                 [restored]\ntype = json\ndirectory = {}\n",
+                setup.site.path().display(),
+                library.display(),
+                setup.database().display(),
+                setup.restored.path().display(),
+            ),
+        )
+        .unwrap();
+        setup
+    }
+
+    fn database(&self) -> PathBuf {
+        self.private.path().join("inventory.sqlite")
+    }
+
+    /// How the plugin host names the SQLite store in messages.
+    fn location(&self) -> String {
+        format!(
+            "{} (plugin {})",
+            self.database().display(),
+            self.private
+                .path()
+                .join(format!(
+                    "{}osa_inventory_sqlite{}",
+                    std::env::consts::DLL_PREFIX,
+                    std::env::consts::DLL_SUFFIX
+                ))
+                .display()
+        )
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.site.with_ini(&self.ini).args(args).output().unwrap();
+        ok(out)
+    }
+
+    /// The SQLite plugin's own tool.
+    fn sqlite_tool(&self, args: &[&str]) -> String {
+        let out = Command::new(built().join("osa-inventory-sqlite"))
+            .args(args)
+            .arg(self.database())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn revisions(&self) -> usize {
+        self.sqlite_tool(&["history"]).lines().count() - 1
+    }
+
+    fn stored_in_sqlite(&self) -> String {
+        self.sqlite_tool(&["show"])
+    }
+}
+
+#[test]
+fn migrating_to_sqlite_and_back_is_byte_identical() {
+    let s = Setup::new();
+    let original = steady_state("prod");
+    let db = s.location();
+    let json = s.site.file(INVENTORY).display().to_string();
+
+    // JSON file (the active backend) -> SQLite.
+    assert_eq!(
+        s.ok(&["migrate", "--to", "sqlite"]),
+        format!("Copied the inventory from {json} (json backend) to {db} (sqlite backend)\n")
+    );
+    assert_eq!(s.stored_in_sqlite(), original);
+    assert_eq!(s.revisions(), 1);
+    // The source is untouched: same bytes, no backup.
+    assert_eq!(s.site.inventory_text().unwrap(), original);
+    assert!(s.site.backups().is_empty());
+
+    // SQLite -> another JSON directory.
+    let restored = s.restored.path().join(INVENTORY).display().to_string();
+    assert_eq!(
+        s.ok(&["migrate", "--from", "sqlite", "--to", "restored"]),
+        format!(
+            "Copied the inventory from {db} (sqlite backend) to {restored} (restored backend)\n"
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&restored).unwrap(), original);
+    assert_eq!(s.revisions(), 1);
+    // The destination was empty: nothing to back up.
+    assert!(backups_in(s.restored.path()).is_empty());
+
+    // Again: the destination already holds the very same inventory.
+    assert_eq!(
+        s.ok(&["migrate", "--to", "sqlite"]),
+        format!("{db} (sqlite backend) already holds this inventory; nothing was written\n")
+    );
+    assert_eq!(s.revisions(), 1);
+}
+
+#[test]
+fn migrate_replaces_an_inventory_only_when_forced() {
+    let s = Setup::new();
+    s.ok(&["migrate", "--to", "sqlite"]);
+    s.ok(&["-r", "net1"]);
+    let changed = s.site.inventory_text().unwrap();
+    assert_ne!(changed, steady_state("prod"));
+
+    let out = s
+        .site
+        .with_ini(&s.ini)
+        .args(["migrate", "--to", "sqlite"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        failed(out, 1),
+        format!(
+            "{} (sqlite backend) already holds an inventory; nothing was written \
+             (use --force to replace it)\n",
+            s.location()
+        )
+    );
+    assert_eq!(s.revisions(), 1);
+
+    s.ok(&["migrate", "--to", "sqlite", "--force"]);
+    assert_eq!(s.revisions(), 2);
+    assert_eq!(s.stored_in_sqlite(), changed);
+
+    // Forced into a JSON file: the JSON backend keeps the file it replaced.
+    std::fs::write(s.restored.path().join(INVENTORY), steady_state("test")).unwrap();
+    s.ok(&["migrate", "--from", "sqlite", "--to", "restored", "--force"]);
+    assert_eq!(
+        std::fs::read_to_string(s.restored.path().join(INVENTORY)).unwrap(),
+        changed
+    );
+    let backups = backups_in(s.restored.path());
+    assert_eq!(backups.len(), 1);
+    assert_eq!(backups[0].1, steady_state("test"));
+}
+
+#[test]
+fn migrate_takes_its_source_from_file_or_backend() {
+    let s = Setup::new();
+    // A file of any name, e.g. one taken out of the backup archive.
+    s.site.write("old.json", &steady_state("test"));
+    s.ok(&["-f", "old.json", "migrate", "--to", "sqlite"]);
+    assert_eq!(s.stored_in_sqlite(), steady_state("test"));
+    s.ok(&["--backend", "sqlite", "migrate", "--to", "restored"]);
+    assert_eq!(
+        std::fs::read_to_string(s.restored.path().join(INVENTORY)).unwrap(),
+        steady_state("test")
+    );
+}
+
+#[test]
+fn every_action_works_on_the_sqlite_backend() {
+    let s = Setup::new();
+    s.ok(&["migrate", "--to", "sqlite"]);
+    for args in [
+        &["-l"][..],
+        &["-l", "-s", "physical_host"],
+        &["-g"],
+        &["-G"],
+        &["-e"],
+        &["dump"],
+    ] {
+        let mut through_sqlite = vec!["--backend", "sqlite"];
+        through_sqlite.extend_from_slice(args);
+        assert_eq!(s.ok(&through_sqlite), s.ok(args), "{args:?}");
+    }
+    assert_eq!(s.revisions(), 1);
+
+    // A change is one new revision holding what the JSON backend would hold.
+    s.ok(&[
+        "--backend",
+        "sqlite",
+        "-r",
+        "infra2-utility-container-19afcd5e",
+    ]);
+    s.ok(&["-r", "infra2-utility-container-19afcd5e"]);
+    assert_eq!(s.revisions(), 2);
+    assert_eq!(s.stored_in_sqlite(), s.site.inventory_text().unwrap());
+    s.ok(&["--backend", "sqlite", "--clear-ips"]);
+    s.ok(&["--clear-ips"]);
+    assert_eq!(s.revisions(), 3);
+    assert_eq!(s.stored_in_sqlite(), s.site.inventory_text().unwrap());
+
+    // An unknown host changes nothing there either.
+    let out = s
+        .site
+        .with_ini(&s.ini)
+        .args(["--backend", "sqlite", "-r", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        failed(out, 1),
+        format!(
+            "no host nope in the inventory ({}); nothing was changed\n",
+            s.location()
+        )
+    );
+    assert_eq!(s.revisions(), 3);
+}
