@@ -198,9 +198,9 @@ impl Inventory {
     /// A fingerprint of the inventory text, to tell whether a run changed anything
     /// without keeping a copy of the loaded inventory.
     pub fn fingerprint(&self) -> u128 {
-        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-        self.write(&mut hasher);
-        hasher.digest128()
+        let mut fingerprinter = crate::pyjson::Fingerprinter::new();
+        self.write(&mut fingerprinter);
+        fingerprinter.finish()
     }
 }
 

@@ -18,9 +18,46 @@ impl Sink for Vec<u8> {
     }
 }
 
-impl Sink for xxhash_rust::xxh3::Xxh3 {
+/// Hashes what is written, in blocks: the writer emits many tiny pieces (quotes,
+/// indentation), which are cheaper to copy than to feed to the hasher one by one.
+pub struct Fingerprinter {
+    hasher: xxhash_rust::xxh3::Xxh3,
+    block: Vec<u8>,
+}
+
+const BLOCK: usize = 64 * 1024;
+
+impl Fingerprinter {
+    pub fn new() -> Self {
+        Fingerprinter {
+            hasher: xxhash_rust::xxh3::Xxh3::new(),
+            block: Vec::with_capacity(BLOCK),
+        }
+    }
+
+    pub fn finish(mut self) -> u128 {
+        self.hasher.update(&self.block);
+        self.hasher.digest128()
+    }
+}
+
+impl Default for Fingerprinter {
+    fn default() -> Self {
+        Fingerprinter::new()
+    }
+}
+
+impl Sink for Fingerprinter {
     fn put(&mut self, bytes: &[u8]) {
-        self.update(bytes);
+        if self.block.len() + bytes.len() > BLOCK {
+            self.hasher.update(&self.block);
+            self.block.clear();
+        }
+        if bytes.len() >= BLOCK {
+            self.hasher.update(bytes);
+        } else {
+            self.block.extend_from_slice(bytes);
+        }
     }
 }
 

@@ -249,25 +249,36 @@ impl<'n> Provider<'n> {
             vars.map_mut("container_networks")
                 .insert(key, Val::Map(entry));
         } else if metal {
-            let mut entry = fresh.clone();
-            entry.insert("netmask", self.netmask.clone());
-            if self.management {
+            // A host on metal: its entry is rebuilt, with its own address on the
+            // management network.
+            let address = if self.management {
                 match metal_host_address(config, vars, name, physical_host.as_deref()) {
                     Some((ip, management)) => {
                         host_address = Some(ip);
-                        entry.insert("address", management);
+                        Some(management)
                     }
                     // A host no longer in the configuration keeps the address it had.
                     None => {
-                        if let Some(old) = previous_address {
-                            entry.insert("address", old);
-                        }
                         host_address = vars.get("ansible_host").cloned();
+                        previous_address
                     }
                 }
-            }
+            } else {
+                None
+            };
             let networks = vars.map_mut("container_networks");
-            if networks.get(key).and_then(Val::as_map) != Some(&entry) {
+            let unchanged = networks.get(key).and_then(Val::as_map).is_some_and(|e| {
+                e.len() == fresh.len() + 1 + usize::from(address.is_some())
+                    && fresh.iter().all(|(k, v)| e.get(k) == Some(v))
+                    && e.get("netmask") == Some(&self.netmask)
+                    && address.as_ref().is_none_or(|a| e.get("address") == Some(a))
+            });
+            if !unchanged {
+                let mut entry = fresh.clone();
+                entry.insert("netmask", self.netmask.clone());
+                if let Some(a) = address {
+                    entry.insert("address", a);
+                }
                 networks.insert(key, Val::Map(entry));
             }
         } else {
