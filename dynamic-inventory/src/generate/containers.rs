@@ -107,7 +107,8 @@ enum Event {
 
 struct Joined {
     host: Text,
-    host_group: Text,
+    /// The host's `container_vars` in this host group.
+    container_vars: Option<ContainerVars>,
     assignment: Text,
     all_group: Text,
     /// `HOST-CONTAINER-` with `_` written as `-`.
@@ -165,12 +166,12 @@ impl Facts {
     }
 }
 
-/// The last metal placement of a host.
+/// The last metal placement of a host. (Its `properties` need no default: every
+/// configured host has them from host setup.)
 struct OnMetal {
     address: Val,
     host_group: Text,
     component: Text,
-    properties: Val,
 }
 
 fn dashed(s: &str) -> String {
@@ -331,7 +332,7 @@ impl<'c, 'l> Placer<'c, 'l> {
             let existing = self.count_with_prefix(inventory, &skeleton.name, &prefix);
             if existing < affinity {
                 if metal {
-                    self.run_on_metal(inventory, &host, &host_group, options, skeleton, assignment);
+                    self.run_on_metal(inventory, &host, &host_group, options, assignment);
                 } else {
                     for _ in existing..affinity {
                         self.create_container(
@@ -349,12 +350,11 @@ impl<'c, 'l> Placer<'c, 'l> {
 
             let joined = Rc::new(Joined {
                 host,
-                host_group,
+                container_vars: self.container_vars_of(&host_group, &host),
                 assignment: *assignment,
                 all_group,
                 prefix,
             });
-            let container_vars = self.container_vars_of(&host_group, &host);
             if let Some(entries) = self.entries_of.get(&host) {
                 let component_now = |_: &Text, facts: &Facts| facts.component;
                 join_groups(
@@ -363,7 +363,7 @@ impl<'c, 'l> Placer<'c, 'l> {
                     &joined,
                     entries,
                     &component_now,
-                    container_vars.as_deref(),
+                    joined.container_vars.as_deref(),
                 );
             }
             self.events.push(Event::Joined(joined));
@@ -454,7 +454,6 @@ impl<'c, 'l> Placer<'c, 'l> {
         host: &Text,
         host_group: &Text,
         options: &Map<String, Value>,
-        skeleton: &Skeleton,
         assignment: &Text,
     ) {
         if self.facts_of(inventory, host).is_none() {
@@ -466,16 +465,24 @@ impl<'c, 'l> Placer<'c, 'l> {
             facts.has_physical_host = true;
             facts.eligible = true;
         }
-        let address = options.get("ip").map(Val::from_json).unwrap_or_default();
-        self.on_metal.insert(
-            *host,
-            OnMetal {
-                address,
-                host_group: *host_group,
-                component: *assignment,
-                properties: skeleton.properties.clone(),
-            },
-        );
+        match self.on_metal.get_mut(host) {
+            // The address is the host's `ip`, the same for all its placements.
+            Some(m) => {
+                m.host_group = *host_group;
+                m.component = *assignment;
+            }
+            None => {
+                let address = options.get("ip").map(Val::from_json).unwrap_or_default();
+                self.on_metal.insert(
+                    *host,
+                    OnMetal {
+                        address,
+                        host_group: *host_group,
+                        component: *assignment,
+                    },
+                );
+            }
+        }
         self.events.push(Event::Component {
             entry: *host,
             component: *assignment,
@@ -495,7 +502,6 @@ impl<'c, 'l> Placer<'c, 'l> {
             vars.insert("physical_host_addr", m.address);
             vars.insert("physical_host_group", Val::Str(m.host_group));
             vars.insert("component", Val::Str(m.component));
-            vars.insert_default("properties", || m.properties);
         }
     }
 
@@ -514,7 +520,6 @@ impl<'c, 'l> Placer<'c, 'l> {
                 }
                 Event::Nest { name, host_group } => nest(inventory, name, host_group),
                 Event::Joined(joined) => {
-                    let container_vars = self.container_vars_of(&joined.host_group, &joined.host);
                     // Upstream's second run reads the saved inventory: entries in name order.
                     let entries = sorted_entries.entry(joined.host).or_insert_with(|| {
                         let mut e = self
@@ -535,7 +540,7 @@ impl<'c, 'l> Placer<'c, 'l> {
                         joined,
                         entries,
                         &component_now,
-                        container_vars.as_deref(),
+                        joined.container_vars.as_deref(),
                     );
                 }
             }
