@@ -7,7 +7,9 @@
 //! the peak memory (maximum resident set of the process) against the size of the JSON
 //! written, and how time grows with ten times the hosts.
 //!
-//! `BENCH_SIZES=100,1000` and `BENCH_RUNS=5` change what is measured.
+//! Each fresh run is paired with an unchanged run right after it, so both see the machine
+//! in the same state. `BENCH_SIZES=100,1000` and `BENCH_RUNS=9` change what is measured
+//! (default: all three sizes, 7 pairs each).
 
 #[path = "../tests/it/synthetic.rs"]
 mod synthetic;
@@ -22,33 +24,51 @@ struct Measure {
     peak_rss_kib: u64,
 }
 
-/// Runs the binary `runs` times with this osa.ini; `prepare` runs before each run (untimed).
-fn measure(args: &[&str], osa_ini: &Path, runs: usize, prepare: &dyn Fn()) -> Measure {
+/// One run of the binary with this osa.ini: wall time and peak memory (KiB).
+fn run_once(args: &[&str], osa_ini: &Path) -> (Duration, u64) {
     let binary = env!("CARGO_BIN_EXE_dynamic-inventory");
-    let mut times = Vec::new();
-    let mut peak = 0;
-    for _ in 0..runs {
-        prepare();
-        let start = Instant::now();
-        // Reaped below with wait4, which also reports the child's peak memory.
-        #[allow(clippy::zombie_processes)]
-        let child = Command::new(binary)
-            .args(args)
-            .env("OSA_INI_PATH", osa_ini)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the binary starts");
-        let (status, rss) = wait_with_rusage(child.id() as libc::pid_t);
-        times.push(start.elapsed());
-        assert!(status == 0, "dynamic-inventory failed: {args:?}");
-        peak = peak.max(rss);
-    }
-    times.sort();
+    let start = Instant::now();
+    // Reaped below with wait4, which also reports the child's peak memory.
+    #[allow(clippy::zombie_processes)]
+    let child = Command::new(binary)
+        .args(args)
+        .env("OSA_INI_PATH", osa_ini)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the binary starts");
+    let (status, rss) = wait_with_rusage(child.id() as libc::pid_t);
+    let elapsed = start.elapsed();
+    assert!(status == 0, "dynamic-inventory failed: {args:?}");
+    (elapsed, rss)
+}
+
+fn summarise(mut samples: Vec<(Duration, u64)>) -> Measure {
+    samples.sort();
     Measure {
-        median: times[times.len() / 2],
-        peak_rss_kib: peak,
+        median: samples[samples.len() / 2].0,
+        peak_rss_kib: samples.iter().map(|s| s.1).max().unwrap_or(0),
     }
+}
+
+/// `runs` pairs of a fresh run (after `clear`) and an unchanged run right after it, so
+/// that both see the machine in the same state; checks the unchanged run wrote nothing.
+fn paired(
+    args: &[&str],
+    osa_ini: &Path,
+    runs: usize,
+    clear: &dyn Fn(),
+    stored: &dyn Fn() -> Vec<u8>,
+) -> (Measure, Measure) {
+    let (mut fresh, mut unchanged) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        clear();
+        fresh.push(run_once(args, osa_ini));
+        let before = stored();
+        unchanged.push(run_once(args, osa_ini));
+        assert!(stored() == before, "an unchanged run wrote: {args:?}");
+    }
+    (summarise(fresh), summarise(unchanged))
 }
 
 /// Waits for a child and returns its exit status and maximum resident set (KiB).
@@ -92,16 +112,13 @@ fn bench_dir(dir: &Path, env: Option<&Path>, hosts: usize, name: &str, runs: usi
         }
     };
     let no_ini = dir.join("no-osa.ini");
-    let fresh = measure(&args, &no_ini, runs, &clear);
+    let stored = || std::fs::read(&inventory).unwrap();
+    let (fresh, unchanged) = paired(&args, &no_ini, runs, &clear, &stored);
     let json_bytes = std::fs::metadata(&inventory).map(|m| m.len()).unwrap_or(0);
-    let before = std::fs::read(&inventory).unwrap();
-    let unchanged = measure(&args, &no_ini, runs, &|| {});
-    assert_eq!(
-        std::fs::read(&inventory).unwrap(),
-        before,
-        "an unchanged run rewrote {name}"
+    assert!(
+        !dir.join("backup_openstack_inventory.tar").exists(),
+        "an unchanged run of {name} made a backup"
     );
-    assert!(!dir.join("backup_openstack_inventory.tar").exists());
     Row {
         name: name.to_string(),
         hosts,
@@ -125,7 +142,7 @@ fn main() {
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(5);
+        .unwrap_or(7);
     let work = tempfile::tempdir().unwrap();
     let mut rows = Vec::new();
 
@@ -154,20 +171,14 @@ fn main() {
         let dir = work.path().join(format!("synthetic-{n}"));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("openstack_user_config.yml"), synthetic::config(n)).unwrap();
-        rows.push(bench_dir(
-            &dir,
-            None,
-            n,
-            &format!("synthetic {n}"),
-            runs.min(if n >= 10_000 { 3 } else { runs }),
-        ));
+        rows.push(bench_dir(&dir, None, n, &format!("synthetic {n}"), runs));
     }
 
     let sqlite = sizes
         .iter()
         .copied()
         .max()
-        .map(|n| bench_sqlite(work.path(), n, runs.min(3)));
+        .map(|n| bench_sqlite(work.path(), n, runs));
 
     println!(
         "\n{:<20} {:>7} {:>11} {:>11} {:>11} {:>11} {:>11} {:>9}",
@@ -274,9 +285,8 @@ fn bench_sqlite(work: &Path, hosts: usize, runs: usize) -> (Measure, Measure) {
             let _ = std::fs::remove_file(format!("{}{suffix}", database.display()));
         }
     };
-    let fresh = measure(&args, &ini, runs, &clear);
-    let unchanged = measure(&args, &ini, runs, &|| {});
-    (fresh, unchanged)
+    let stored = || std::fs::read(&database).unwrap();
+    paired(&args, &ini, runs, &clear, &stored)
 }
 
 fn count_hosts(steady_state: &Path) -> usize {

@@ -110,6 +110,7 @@ fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
         label,
         location,
         inventory,
+        addresses,
         fingerprint: stored_fingerprint,
     } = stored?;
     let backend_error = |source| inventory_storage::StorageError::Backend {
@@ -117,7 +118,7 @@ fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
         source,
     };
     clock.lap(log, "reading the configuration and the stored inventory");
-    let inventory = generate::generate(&config, &env, inventory, log)?;
+    let inventory = generate::generate(&config, &env, inventory, addresses, log)?;
     clock.lap(log, "generating");
 
     let unknown = generate::unknown_config_groups(&config, &env);
@@ -187,6 +188,8 @@ struct Stored {
     label: String,
     location: String,
     inventory: Inventory,
+    /// The addresses it has handed out.
+    addresses: address::AddressBook,
     /// Fingerprint of the stored inventory's canonical text; `None` when there was none.
     fingerprint: Option<u128>,
 }
@@ -220,11 +223,13 @@ fn load_stored(dirs: &ConfigDirs, log: &mut Log) -> Result<Stored> {
             (Inventory::default(), None)
         }
     };
+    let addresses = generate::stored_addresses(&inventory);
     Ok(Stored {
         backend,
         label,
         location,
         inventory,
+        addresses,
         fingerprint,
     })
 }

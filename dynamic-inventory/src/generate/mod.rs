@@ -31,13 +31,13 @@ pub fn generate(
     config: &Config,
     env: &Environment,
     mut inventory: Inventory,
+    mut addresses: AddressBook,
     log: &mut Log,
 ) -> Result<Inventory> {
     let mut clock = log.clock();
     let container_cidr = check_config(config, env)?;
     set_global_vars(&mut inventory, config, container_cidr);
-    let mut addresses = AddressBook::default();
-    reserve_used_addresses(&mut addresses, config, &inventory)?;
+    reserve_used_addresses(&mut addresses, config)?;
     clock.lap(log, "checks and global variables");
     setup_hosts(&mut inventory, config, &mut addresses, log)?;
     setup_skeleton(&mut inventory, env, config)?;
@@ -371,11 +371,27 @@ fn parse_ip(text: &str) -> Option<IpAddr> {
     text.trim().parse().ok()
 }
 
-fn reserve_used_addresses(
-    addresses: &mut AddressBook,
-    config: &Config,
-    inventory: &Inventory,
-) -> Result<()> {
+/// The addresses the stored inventory has handed out (`container_networks.*.address`),
+/// which must not be handed out again. Done where the inventory is loaded, so it overlaps
+/// with reading the configuration.
+pub fn stored_addresses(inventory: &Inventory) -> AddressBook {
+    let mut addresses = AddressBook::default();
+    for vars in inventory.hostvars.values() {
+        let Some(networks) = vars.get("container_networks").and_then(Val::as_map) else {
+            continue;
+        };
+        for net in networks.values() {
+            let address = net.as_map().and_then(|n| n.get("address"));
+            if let Some(ip) = address.and_then(Val::as_str).and_then(parse_ip) {
+                addresses.reserve(ip);
+            }
+        }
+    }
+    addresses
+}
+
+/// `used_ips`: single addresses and `FIRST,LAST` ranges.
+fn reserve_used_addresses(addresses: &mut AddressBook, config: &Config) -> Result<()> {
     if let Some(Value::Array(items)) = config.get("used_ips") {
         for item in items {
             let Some(text) = item.as_str() else {
@@ -390,17 +406,6 @@ fn reserve_used_addresses(
             let last = parse_ip(last).ok_or_else(bad)?;
             if !addresses.reserve_range(first, last) {
                 return Err(bad());
-            }
-        }
-    }
-    for vars in inventory.hostvars.values() {
-        let Some(networks) = vars.get("container_networks").and_then(Val::as_map) else {
-            continue;
-        };
-        for net in networks.values() {
-            let address = net.as_map().and_then(|n| n.get("address"));
-            if let Some(ip) = address.and_then(Val::as_str).and_then(parse_ip) {
-                addresses.reserve(ip);
             }
         }
     }
