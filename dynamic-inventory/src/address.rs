@@ -149,6 +149,9 @@ pub struct Pool {
     key: String,
     /// Addresses of this range handed out during the run (from any pool).
     handed_out: u128,
+    /// How many of the range's addresses are reserved, and as of which change to the
+    /// reserved set: counted once, not on every allocation.
+    reserved: Option<(u64, u128)>,
 }
 
 impl Pool {
@@ -166,6 +169,7 @@ impl Pool {
             network,
             range,
             handed_out: 0,
+            reserved: None,
         }
     }
 
@@ -229,6 +233,8 @@ impl Intervals {
 pub struct AddressBook {
     reserved_v4: Intervals,
     reserved_v6: Intervals,
+    /// Bumped whenever an address is reserved.
+    generation: u64,
     allocated: HashSet<(Family, u128)>,
 }
 
@@ -243,6 +249,7 @@ impl AddressBook {
     /// Marks one address as used.
     pub fn reserve(&mut self, ip: IpAddr) {
         let (family, n) = split(ip);
+        self.generation += 1;
         self.reserved(family).add(n, n);
     }
 
@@ -253,6 +260,7 @@ impl AddressBook {
         if fa != fb || a > b {
             return false;
         }
+        self.generation += 1;
         self.reserved(fa).add(a, b);
         true
     }
@@ -263,14 +271,24 @@ impl AddressBook {
     pub fn allocate(&mut self, pools: &mut [Pool], pool: usize, owner: &str) -> Option<IpAddr> {
         self.reserved_v4.normalise();
         self.reserved_v6.normalise();
-        let p = pools.get(pool)?;
+        let generation = self.generation;
+        let p = pools.get_mut(pool)?;
         let (first, last) = p.range?;
         let family = p.network.family;
         let reserved = match family {
             Family::V4 => &self.reserved_v4,
             Family::V6 => &self.reserved_v6,
         };
-        let free = p.size() - reserved.count_within(first, last) - p.handed_out;
+        let reserved_count = match p.reserved {
+            Some((g, count)) if g == generation => count,
+            _ => {
+                let count = reserved.count_within(first, last);
+                p.reserved = Some((generation, count));
+                count
+            }
+        };
+        let p = &pools[pool];
+        let free = p.size() - reserved_count - p.handed_out;
         if free == 0 {
             return None;
         }
@@ -395,6 +413,23 @@ mod tests {
             Some(ip("10.255.255.254"))
         );
         assert_eq!(book.allocate(&mut pools, 0, "y"), None);
+    }
+
+    #[test]
+    fn reserving_after_allocating_is_counted() {
+        // A /29 has 6 usable addresses; take one, reserve four more: one is left.
+        let mut pools = vec![Pool::new("n", Network::parse("10.0.0.0/29").unwrap())];
+        let mut book = AddressBook::default();
+        let first = book.allocate(&mut pools, 0, "c1").unwrap();
+        let others: Vec<IpAddr> = (1..=6)
+            .map(|i| ip(&format!("10.0.0.{i}")))
+            .filter(|a| *a != first)
+            .collect();
+        for a in &others[..4] {
+            book.reserve(*a);
+        }
+        assert_eq!(book.allocate(&mut pools, 0, "c2"), Some(others[4]));
+        assert_eq!(book.allocate(&mut pools, 0, "c3"), None);
     }
 
     #[test]
