@@ -11,10 +11,11 @@
 //! in the same state. `BENCH_SIZES=100,1000` and `BENCH_RUNS=9` change what is measured
 //! (default: all three sizes, 7 pairs each).
 
+#[path = "../../tests/support/plugins.rs"]
+mod plugin_build;
 #[path = "../tests/it/synthetic.rs"]
 mod synthetic;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -245,28 +246,14 @@ fn main() {
 /// The largest synthetic deployment stored through the SQLite plugin, against the same
 /// deployment on the JSON file measured in the same run.
 fn bench_sqlite(work: &Path, hosts: usize, runs: usize) -> (Measure, Measure) {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = workspace.join("target/bench-plugins");
-    let built = Command::new(env!("CARGO"))
-        .current_dir(&workspace)
-        .env("CARGO_TARGET_DIR", &target)
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "osa-inventory-sqlite",
-        ])
-        .status()
-        .expect("cargo runs");
-    assert!(built.success(), "building the SQLite plugin failed");
+    let built = plugin_build::build("bench-plugins", true, &["osa-inventory-sqlite"]);
     // The plugin host accepts only libraries no one else can write: a private copy.
-    let plugin_dir = work.join("plugin");
-    std::fs::create_dir_all(&plugin_dir).unwrap();
-    std::fs::set_permissions(&plugin_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let library = plugin_dir.join("libosa_inventory_sqlite.so");
-    std::fs::copy(target.join("release/libosa_inventory_sqlite.so"), &library).unwrap();
-    std::fs::set_permissions(&library, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let private = plugin_build::private_dir();
+    let plugin_dir = private.path();
+    let library = plugin_build::install(
+        &built.join(plugin_build::library_name("osa_inventory_sqlite")),
+        plugin_dir,
+    );
     let database = plugin_dir.join("inventory.sqlite");
     let ini = plugin_dir.join("osa.ini");
     std::fs::write(

@@ -3,6 +3,8 @@
 mod ansible;
 mod behaviour;
 mod errors;
+#[path = "../../../tests/support/plugins.rs"]
+mod plugin_build;
 mod plugins;
 mod reference;
 mod reproducible;

@@ -13,50 +13,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use crate::plugin_build;
 use crate::support::*;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 /// The Rust plugins and the SQLite command, built once: their output directory.
 fn rust_plugins() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let target = workspace().join("target/plugin-tests");
-        let out = Command::new(env!("CARGO"))
-            .current_dir(workspace())
-            .env("CARGO_TARGET_DIR", &target)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
+        plugin_build::build(
+            "plugin-tests",
+            false,
+            &[
                 "osa-inventory-sqlite",
-                "-p",
                 "osa-inventory-rust-example",
-                "-p",
                 "osa-inventory-fixture-faulty",
-            ])
-            .output()
-            .expect("cargo must run");
-        assert!(
-            out.status.success(),
-            "building the plugins failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        target.join("debug")
+            ],
+        )
     })
 }
 
 fn rust_library(crate_name: &str) -> PathBuf {
-    rust_plugins().join(format!(
-        "{}{crate_name}{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ))
+    rust_plugins().join(plugin_build::library_name(crate_name))
 }
 
 fn sqlite_command() -> Command {
@@ -73,13 +50,8 @@ impl Installed {
     /// A copy of `library`, as an operator would install it.
     fn copy(library: &Path) -> Installed {
         let dir = private_dir();
-        let target = dir.path().join(library.file_name().unwrap());
-        std::fs::copy(library, &target).unwrap();
-        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Installed {
-            dir,
-            library: target,
-        }
+        let library = plugin_build::install(library, dir.path());
+        Installed { dir, library }
     }
 
     /// A C plugin of `backends/plugins/`, compiled.
@@ -129,11 +101,7 @@ impl Installed {
     }
 }
 
-fn private_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    dir
-}
+use crate::plugin_build::{private_dir, workspace};
 
 /// Runs the binary on `d` with this osa.ini.
 fn run_with(d: &Deployment, ini: &Path, args: &[&str]) -> Output {

@@ -149,30 +149,18 @@ fn names_and_addresses_do_not_depend_on_the_machine() {
 
 #[test]
 fn an_ipv6_slash_64_management_network_works_end_to_end() {
-    let d = Deployment::with_config(
+    let d = Deployment::with_config(&format!(
         r#"
 cidr_networks:
   management: "fd00:10:20:30::/64"
 used_ips:
   - "fd00:10:20:30::1,fd00:10:20:30::ff"
-global_overrides:
-  internal_lb_vip_address: "fd00:10:20:30::10"
-  external_lb_vip_address: "fd00:10:20:30::11"
-  management_bridge: br-mgmt
-  provider_networks:
-    - network:
-        container_bridge: br-mgmt
-        container_type: veth
-        container_interface: eth1
-        ip_from_q: management
-        type: raw
-        group_binds: [all_containers, hosts]
-        is_management_address: true
-shared_infra_hosts:
+{}shared_infra_hosts:
   infra1:
     ip: "fd00:10:20:30::100"
 "#,
-    );
+        management_overrides("fd00:10:20:30::10")
+    ));
     let inv = d.json(&[]);
     let config = user_config(&d);
     check_allocated_addresses(&inv, &config);
@@ -201,26 +189,14 @@ used_ips:
   - "10.9.0.1,10.9.0.40"
   - "10.9.0.60,10.9.0.90"
   - "10.9.0.100"
-global_overrides:
-  internal_lb_vip_address: 10.9.0.2
-  external_lb_vip_address: 10.9.0.3
-  management_bridge: br-mgmt
-  provider_networks:
-    - network:
-        container_bridge: br-mgmt
-        container_type: veth
-        container_interface: eth1
-        ip_from_q: management
-        type: raw
-        group_binds: [all_containers, hosts]
-        is_management_address: true
-shared_infra_hosts:
+{overrides}shared_infra_hosts:
   {host}:
     ip: 10.9.0.41
     affinity:
       galera_container: 3
       rabbit_mq_container: 3
-"#
+"#,
+            overrides = management_overrides("10.9.0.2"),
         ));
         let inv = d.json(&[]);
         check_allocated_addresses(&inv, &user_config(&d));

@@ -258,19 +258,13 @@ pub fn tar_members(path: &Path) -> Vec<String> {
 
 pub const USER_CONFIG: &str = "openstack_user_config.yml";
 
-/// A minimal valid configuration: one infra host, one compute host, the management
-/// network; extra YAML is appended at the top level.
-pub fn small_config(extra: &str) -> String {
+/// `global_overrides` (top-level YAML) with one provider network, the management network
+/// of `cidr_networks.management`; `vip` is both load balancer addresses.
+pub fn management_overrides(vip: &str) -> String {
     format!(
-        r#"
-cidr_networks:
-  management: 172.29.236.0/22
-  storage: 172.29.244.0/22
-used_ips:
-  - "172.29.236.1,172.29.236.50"
-global_overrides:
-  internal_lb_vip_address: 172.29.236.9
-  external_lb_vip_address: 172.29.236.9
+        r#"global_overrides:
+  internal_lb_vip_address: "{vip}"
+  external_lb_vip_address: "{vip}"
   management_bridge: br-mgmt
   provider_networks:
     - network:
@@ -283,12 +277,27 @@ global_overrides:
           - all_containers
           - hosts
         is_management_address: true
-shared_infra_hosts:
+"#
+    )
+}
+
+/// A minimal valid configuration: one infra host, one compute host, the management
+/// network; extra YAML is appended at the top level.
+pub fn small_config(extra: &str) -> String {
+    format!(
+        r#"
+cidr_networks:
+  management: 172.29.236.0/22
+  storage: 172.29.244.0/22
+used_ips:
+  - "172.29.236.1,172.29.236.50"
+{}shared_infra_hosts:
   infra1:
     ip: 172.29.236.11
 compute_hosts:
   compute1:
     ip: 172.29.236.21
-{extra}"#
+{extra}"#,
+        management_overrides("172.29.236.9")
     )
 }

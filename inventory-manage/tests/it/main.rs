@@ -5,6 +5,8 @@
 
 mod changes;
 mod errors;
+#[path = "../../../tests/support/plugins.rs"]
+mod plugin_build;
 mod plugins;
 mod support;
 mod tables;

@@ -8,38 +8,17 @@
 //! installs a private copy (directory 0700, library 0755), which the host's permission
 //! check accepts.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use crate::plugin_build;
 use crate::support::*;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 /// The SQLite plugin and its command, built once: their output directory.
 fn built() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let target = workspace().join("target/plugin-tests");
-        let out = Command::new(env!("CARGO"))
-            .current_dir(workspace())
-            .env("CARGO_TARGET_DIR", &target)
-            .args(["build", "--quiet", "-p", "osa-inventory-sqlite"])
-            .output()
-            .expect("cargo must run");
-        assert!(
-            out.status.success(),
-            "building the SQLite plugin failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        target.join("debug")
-    })
+    BUILT.get_or_init(|| plugin_build::build("plugin-tests", false, &["osa-inventory-sqlite"]))
 }
 
 /// A deployment with the prod inventory in its JSON file, and the SQLite plugin
@@ -55,15 +34,11 @@ struct Setup {
 impl Setup {
     fn new() -> Setup {
         let site = Site::prod();
-        let private = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        let library = private.path().join(format!(
-            "{}osa_inventory_sqlite{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_SUFFIX
-        ));
-        std::fs::copy(built().join(library.file_name().unwrap()), &library).unwrap();
-        std::fs::set_permissions(&library, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let private = plugin_build::private_dir();
+        let library = plugin_build::install(
+            &built().join(plugin_build::library_name("osa_inventory_sqlite")),
+            private.path(),
+        );
         let restored = tempfile::tempdir().unwrap();
         let ini = private.path().join("osa.ini");
         let setup = Setup {
@@ -100,11 +75,7 @@ impl Setup {
             self.database().display(),
             self.private
                 .path()
-                .join(format!(
-                    "{}osa_inventory_sqlite{}",
-                    std::env::consts::DLL_PREFIX,
-                    std::env::consts::DLL_SUFFIX
-                ))
+                .join(plugin_build::library_name("osa_inventory_sqlite"))
                 .display()
         )
     }
