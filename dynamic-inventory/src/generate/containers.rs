@@ -86,6 +86,21 @@ pub fn place_all(
     Ok(())
 }
 
+/// The containers one host gets in one placement.
+#[derive(Clone, Copy)]
+struct NewContainers<'a> {
+    host: &'a Text,
+    host_group: &'a Text,
+    host_containers: &'a str,
+    /// `HOST-CONTAINER`, the name without its suffix.
+    type_and_name: &'a str,
+    skeleton: &'a Skeleton,
+    assignment: &'a Text,
+    /// The affinity slot to try next: slots are filled in order, so a run creating many
+    /// containers does not test the same taken names again and again.
+    next_slot: u64,
+}
+
 /// A `container_skel` entry, prepared once.
 struct Skeleton {
     name: Text,
@@ -334,16 +349,17 @@ impl<'c, 'l> Placer<'c, 'l> {
                 if metal {
                     self.run_on_metal(inventory, &host, &host_group, options, assignment);
                 } else {
+                    let mut new = NewContainers {
+                        host: &host,
+                        host_group: &host_group,
+                        host_containers: &host_containers,
+                        type_and_name: &type_and_name,
+                        skeleton,
+                        assignment,
+                        next_slot: 0,
+                    };
                     for _ in existing..affinity {
-                        self.create_container(
-                            inventory,
-                            &host,
-                            &host_group,
-                            &host_containers,
-                            &type_and_name,
-                            skeleton,
-                            assignment,
-                        );
+                        self.create_container(inventory, &mut new);
                     }
                 }
             }
@@ -372,18 +388,16 @@ impl<'c, 'l> Placer<'c, 'l> {
     }
 
     /// A new container `HOST-CONTAINER-xxxxxxxx` for one affinity slot.
-    #[allow(clippy::too_many_arguments)]
-    fn create_container(
-        &mut self,
-        inventory: &mut Inventory,
-        host: &Text,
-        host_group: &Text,
-        host_containers: &str,
-        type_and_name: &str,
-        skeleton: &Skeleton,
-        assignment: &Text,
-    ) {
-        let name = self.fresh_name(inventory, host, &skeleton.name, type_and_name);
+    fn create_container(&mut self, inventory: &mut Inventory, new: &mut NewContainers<'_>) {
+        let NewContainers {
+            host,
+            host_group,
+            host_containers,
+            skeleton,
+            assignment,
+            ..
+        } = *new;
+        let name = self.fresh_name(inventory, new);
         self.log
             .debug_with(|| format!("Generated container name {name}"));
         let host_address = inventory
@@ -422,27 +436,22 @@ impl<'c, 'l> Placer<'c, 'l> {
     /// The first name for this host and container type, by slot number, that is not taken.
     /// Names depend only on the host, the container type and the slot, so regenerating an
     /// inventory gives the same names.
-    fn fresh_name(
-        &mut self,
-        inventory: &Inventory,
-        host: &str,
-        name: &Text,
-        type_and_name: &str,
-    ) -> Text {
-        let members = self.members_of(inventory, name);
+    fn fresh_name(&mut self, inventory: &Inventory, new: &mut NewContainers<'_>) -> Text {
+        let members = self.members_of(inventory, &new.skeleton.name);
         let taken = |candidate: &str| {
             inventory.hostvars.contains_key(candidate)
                 || members
                     .get(&dashed(candidate))
                     .is_some_and(|names| names.iter().any(|n| n.as_str() == candidate))
         };
-        let mut slot = 0u64;
         loop {
-            let candidate = format!("{type_and_name}-{:08x}", container_suffix(host, name, slot));
+            let slot = new.next_slot;
+            new.next_slot += 1;
+            let suffix = container_suffix(new.host, &new.skeleton.name, slot);
+            let candidate = format!("{}-{suffix:08x}", new.type_and_name);
             if !taken(&candidate) {
                 return Text::new(&candidate);
             }
-            slot += 1;
         }
     }
 
