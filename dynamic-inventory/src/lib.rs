@@ -111,6 +111,7 @@ fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
         location,
         inventory,
         addresses,
+        text_len,
         fingerprint: stored_fingerprint,
     } = stored?;
     let backend_error = |source| inventory_storage::StorageError::Backend {
@@ -142,7 +143,7 @@ fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
         });
     }
 
-    let text = inventory.to_text();
+    let text = inventory.to_text_sized(text_len);
     clock.lap(log, "writing the inventory text");
     if stored_fingerprint == Some(model::text_fingerprint(&text)) {
         log.debug("Inventory unchanged, nothing written");
@@ -190,6 +191,8 @@ struct Stored {
     inventory: Inventory,
     /// The addresses it has handed out.
     addresses: address::AddressBook,
+    /// The size of its text, a good guess of the size of the new one.
+    text_len: Option<usize>,
     /// Fingerprint of the stored inventory's canonical text; `None` when there was none.
     fingerprint: Option<u128>,
 }
@@ -209,6 +212,7 @@ fn load_stored(dirs: &ConfigDirs, log: &mut Log) -> Result<Stored> {
             source,
         })?;
     let location = backend.location();
+    let text_len = text.as_ref().map(String::len);
     let (inventory, fingerprint) = match text {
         Some(text) => {
             log.debug(format!("Loaded existing inventory from {location}"));
@@ -230,6 +234,7 @@ fn load_stored(dirs: &ConfigDirs, log: &mut Log) -> Result<Stored> {
         location,
         inventory,
         addresses,
+        text_len,
         fingerprint,
     })
 }

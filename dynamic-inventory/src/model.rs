@@ -189,7 +189,19 @@ impl Inventory {
 
     /// The inventory text.
     pub fn to_text(&self) -> String {
-        let mut out = Vec::new();
+        self.to_text_sized(None)
+    }
+
+    /// The inventory text, built in a buffer of `size_hint` bytes (the stored inventory's
+    /// size, usually exact) or, without a hint, of the size counted first. A buffer grown
+    /// by doubling would hold two copies at its last growth.
+    pub fn to_text_sized(&self, size_hint: Option<usize>) -> String {
+        let size = size_hint.unwrap_or_else(|| {
+            let mut counter = crate::pyjson::Counter::default();
+            self.write(&mut counter);
+            counter.0
+        });
+        let mut out = Vec::with_capacity(size);
         self.write(&mut out);
         // The writer only emits ASCII.
         String::from_utf8(out).unwrap_or_default()
