@@ -193,14 +193,11 @@ impl Inventory {
     }
 
     /// The inventory text, built in a buffer of `size_hint` bytes (the stored inventory's
-    /// size, usually exact) or, without a hint, of the size counted first. A buffer grown
-    /// by doubling would hold two copies at its last growth.
+    /// size, usually exact) or of a guess from the number of hosts and groups: growing a
+    /// small buffer by doubling copies it again and again.
     pub fn to_text_sized(&self, size_hint: Option<usize>) -> String {
-        let size = size_hint.unwrap_or_else(|| {
-            let mut counter = crate::pyjson::Counter::default();
-            self.write(&mut counter);
-            counter.0
-        });
+        const BYTES_PER_ENTRY: usize = 1024;
+        let size = size_hint.unwrap_or((self.hostvars.len() + self.groups.len()) * BYTES_PER_ENTRY);
         let mut out = Vec::with_capacity(size);
         self.write(&mut out);
         // The writer only emits ASCII.

@@ -18,16 +18,6 @@ impl Sink for Vec<u8> {
     }
 }
 
-/// Counts the bytes written.
-#[derive(Default)]
-pub struct Counter(pub usize);
-
-impl Sink for Counter {
-    fn put(&mut self, bytes: &[u8]) {
-        self.0 += bytes.len();
-    }
-}
-
 /// Hashes what is written, in blocks: the writer emits many tiny pieces (quotes,
 /// indentation), which are cheaper to copy than to feed to the hasher one by one.
 pub struct Fingerprinter {
