@@ -84,10 +84,12 @@ fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
     let (inputs, stored) = std::thread::scope(|scope| {
         let reader = scope.spawn(|| {
             let mut log = Log::new(debug);
+            let mut clock = log.clock();
             let inputs = config::load_user_config(&dirs, &mut log).and_then(|config| {
                 let env = config::load_environment(&base, &dirs, &mut log)?;
                 Ok((config, env))
             });
+            clock.lap(&mut log, "reading the configuration (second thread)");
             (inputs, log)
         });
         let stored = load_stored(&dirs, log);
@@ -198,6 +200,7 @@ struct Stored {
 }
 
 fn load_stored(dirs: &ConfigDirs, log: &mut Log) -> Result<Stored> {
+    let mut clock = log.clock();
     let ini = inventory_storage::OsaIni::discover()?;
     let spec = ini.as_ref().map(|i| i.active()).transpose()?;
     let mut backend = inventory_storage::open(spec.as_ref(), dirs.dirs().to_vec())?;
@@ -228,6 +231,7 @@ fn load_stored(dirs: &ConfigDirs, log: &mut Log) -> Result<Stored> {
         }
     };
     let addresses = generate::stored_addresses(&inventory);
+    clock.lap(log, "loading the stored inventory");
     Ok(Stored {
         backend,
         label,
