@@ -58,8 +58,15 @@ fn the_built_in_environment_gives_upstream_results() {
 
 #[test]
 fn fresh_runs_match_upstream_up_to_names_and_addresses() {
-    for case in reference_cases() {
-        let d = Deployment::from_case(&case);
+    // With upstream's environment and with the one built into the binary.
+    let runs = reference_cases()
+        .into_iter()
+        .flat_map(|case| [(case.clone(), true), (case, false)]);
+    for (case, upstream_env) in runs {
+        let mut d = Deployment::from_case(&case);
+        if !upstream_env {
+            d.env = None;
+        }
         let out = d.ok(&[]);
         assert_eq!(
             d.inventory_text().unwrap(),
