@@ -297,6 +297,18 @@ impl Map {
         }
     }
 
+    /// Sets `key` to `value`, leaving an equal value in place.
+    pub fn set(&mut self, key: &str, value: Val) {
+        match self.find(key) {
+            Ok(i) => {
+                if self.entries[i].1 != value {
+                    self.entries[i].1 = value;
+                }
+            }
+            Err(i) => self.entries.insert(i, (Text::new(key), value)),
+        }
+    }
+
     /// Sets `key` to the string `value`, without allocating when it already holds it.
     pub fn set_str(&mut self, key: &str, value: &str) {
         if self.get(key).and_then(Val::as_str) != Some(value) {

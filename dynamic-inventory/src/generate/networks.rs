@@ -101,7 +101,6 @@ impl Visit {
 
 /// The settings of one provider network.
 struct Provider<'n> {
-    net: &'n Map<String, Value>,
     queue: Option<&'n Value>,
     pool: Option<usize>,
     netmask: Val,
@@ -113,6 +112,11 @@ struct Provider<'n> {
     /// a host on metal (without `interface`), built once.
     container_entry: ValMap,
     metal_entry: ValMap,
+    /// `gateway`, when set.
+    gateway: Option<Val>,
+    /// `static_routes`, when set; `Err` when a route lacks `cidr` or `gateway` (an error
+    /// for the first host the network reaches).
+    static_routes: Option<std::result::Result<Val, ()>>,
 }
 
 impl<'n> Provider<'n> {
@@ -158,7 +162,6 @@ impl<'n> Provider<'n> {
             _ => None,
         };
         Ok(Provider {
-            net,
             queue,
             pool,
             netmask,
@@ -167,6 +170,14 @@ impl<'n> Provider<'n> {
             reference_hosts,
             container_entry: network_entry(net, false),
             metal_entry: network_entry(net, true),
+            gateway: net
+                .get("gateway")
+                .filter(|g| truthy(Some(g)))
+                .map(Val::from_json),
+            static_routes: net
+                .get("static_routes")
+                .filter(|r| truthy(Some(r)))
+                .map(static_routes),
         })
     }
 
@@ -197,38 +208,36 @@ impl<'n> Provider<'n> {
         }
         vars.remove("container_network");
         let metal = super::is_metal_entry(vars);
-        let fresh = if metal {
-            &self.metal_entry
-        } else {
-            &self.container_entry
-        };
         let key = self.key.as_str();
+        let routes = match &self.static_routes {
+            Some(Ok(routes)) => Some(routes),
+            Some(Err(())) => return Err(Error::IncompleteStaticRoute(self.queue_name())),
+            None => None,
+        };
 
-        let networks = vars.map_mut("container_networks");
-        let present = networks.contains_key(key);
-        let previous_address = networks
-            .get(key)
-            .and_then(Val::as_map)
-            .and_then(|e| e.get("address"))
-            .cloned();
-        if let Some(Val::Map(existing)) = networks.get_mut(key) {
-            for (k, v) in fresh.iter() {
-                if existing.get(k) != Some(v) {
-                    existing.insert(k, v.clone());
-                }
+        // A host on metal on the management network: its addresses from its configuration
+        // (a host no longer configured keeps what it had).
+        let configured = if metal && self.management {
+            match metal_host_address(config, vars, name, physical_host.as_deref()) {
+                Some(found) => Some(Ok(found)),
+                None => Some(Err(vars.get("ansible_host").cloned())),
             }
-        }
-
-        // The address `ansible_host` takes when this is the management network.
-        let mut host_address: Option<Val> = None;
+        } else {
+            None
+        };
+        let present = vars
+            .get("container_networks")
+            .and_then(Val::as_map)
+            .and_then(|n| n.get(key))
+            .is_some_and(|e| e.as_map().is_some());
+        // A container new on this network: a legacy top-level `KEY` holding its address
+        // moves into the entry; otherwise the pool gives one.
+        let mut new_address = None;
         if !metal && !present {
-            let mut entry = fresh.clone();
-            // A legacy top-level `KEY` holding the address moves into the entry.
-            let legacy = vars.get(key).filter(|v| v.truthy()).cloned();
-            let address = match legacy {
-                Some(a) => {
+            new_address = match vars.get(key).filter(|v| v.truthy()).cloned() {
+                Some(legacy) => {
                     vars.remove(key);
-                    Some(a)
+                    Some(legacy)
                 }
                 None => match self.pool {
                     Some(pool) => {
@@ -241,37 +250,36 @@ impl<'n> Provider<'n> {
                     None => None,
                 },
             };
-            if let Some(a) = &address {
-                entry.insert("address", a.clone());
-            }
-            entry.insert("netmask", self.netmask.clone());
-            host_address = address;
-            vars.map_mut("container_networks")
-                .insert(key, Val::Map(entry));
-        } else if metal {
-            // A host on metal: its entry is rebuilt, with its own address on the
-            // management network.
-            let address = if self.management {
-                match metal_host_address(config, vars, name, physical_host.as_deref()) {
-                    Some((ip, management)) => {
-                        host_address = Some(ip);
-                        Some(management)
-                    }
-                    // A host no longer in the configuration keeps the address it had.
-                    None => {
-                        host_address = vars.get("ansible_host").cloned();
-                        previous_address
-                    }
+        }
+
+        let networks = vars.map_mut("container_networks");
+        // The address `ansible_host` takes when this is the management network.
+        let host_address = if metal {
+            let (address, host_address) = match configured {
+                None => (None, None),
+                Some(Ok((ip, management))) => (Some(management), Some(ip)),
+                Some(Err(ansible_host)) => {
+                    let old = networks
+                        .get(key)
+                        .and_then(Val::as_map)
+                        .and_then(|e| e.get("address"))
+                        .cloned();
+                    (old, ansible_host)
                 }
-            } else {
-                None
             };
-            let networks = vars.map_mut("container_networks");
+            // The entry is rebuilt: replaced unless it already is what it would become.
+            let fresh = &self.metal_entry;
             let unchanged = networks.get(key).and_then(Val::as_map).is_some_and(|e| {
-                e.len() == fresh.len() + 1 + usize::from(address.is_some())
+                let extra = usize::from(self.gateway.is_some()) + usize::from(routes.is_some());
+                e.len() == fresh.len() + 1 + usize::from(address.is_some()) + extra
                     && fresh.iter().all(|(k, v)| e.get(k) == Some(v))
                     && e.get("netmask") == Some(&self.netmask)
                     && address.as_ref().is_none_or(|a| e.get("address") == Some(a))
+                    && self
+                        .gateway
+                        .as_ref()
+                        .is_none_or(|g| e.get("gateway") == Some(g))
+                    && routes.is_none_or(|r| e.get("static_routes") == Some(r))
             });
             if !unchanged {
                 let mut entry = fresh.clone();
@@ -281,55 +289,59 @@ impl<'n> Provider<'n> {
                 }
                 networks.insert(key, Val::Map(entry));
             }
+            host_address
+        } else if let Some(Val::Map(existing)) = networks.get_mut(key) {
+            // Already on this network: its settings are updated, its address kept.
+            for (k, v) in self.container_entry.iter() {
+                existing.set(k, v.clone());
+            }
+            existing.get("address").cloned()
         } else {
-            host_address = previous_address;
-        }
+            let mut entry = self.container_entry.clone();
+            if let Some(a) = &new_address {
+                entry.insert("address", a.clone());
+            }
+            entry.insert("netmask", self.netmask.clone());
+            networks.insert(key, Val::Map(entry));
+            new_address
+        };
 
+        let mut entry_address = Val::Null;
+        if let Some(Val::Map(entry)) = networks.get_mut(key) {
+            entry_address = entry.get("address").cloned().unwrap_or_default();
+            if let Some(gateway) = &self.gateway {
+                entry.set("gateway", gateway.clone());
+            }
+            if let Some(routes) = routes {
+                entry.set("static_routes", routes.clone());
+            }
+        }
+        if let Some(gateway) = &self.gateway {
+            vars.set("gateway", gateway.clone());
+        }
         if self.management {
-            let host_address = host_address.unwrap_or_default();
-            if vars.get("ansible_host") != Some(&host_address) {
-                vars.insert("ansible_host", host_address);
-            }
-            let address = vars
-                .map_mut("container_networks")
-                .get(key)
-                .and_then(Val::as_map)
-                .and_then(|e| e.get("address"))
-                .cloned()
-                .unwrap_or_default();
-            if vars.get("management_address") != Some(&address) {
-                vars.insert("management_address", address);
-            }
-        }
-
-        if let Some(gateway) = self.net.get("gateway").filter(|g| truthy(Some(g))) {
-            let gateway = Val::from_json(gateway);
-            vars.insert("gateway", gateway.clone());
-            if let Some(Val::Map(e)) = vars.map_mut("container_networks").get_mut(key) {
-                e.insert("gateway", gateway);
-            }
-        }
-
-        if let Some(routes) = self.net.get("static_routes").filter(|r| truthy(Some(r))) {
-            let routes = match routes {
-                Value::Array(items) => items.as_slice(),
-                _ => std::slice::from_ref(routes),
-            };
-            let mut rebuilt = thin_vec::ThinVec::with_capacity(routes.len());
-            for route in routes {
-                let complete = route
-                    .as_object()
-                    .is_some_and(|r| truthy(r.get("cidr")) && truthy(r.get("gateway")));
-                if !complete {
-                    return Err(Error::IncompleteStaticRoute(self.queue_name()));
-                }
-                rebuilt.push(Val::from_json(route));
-            }
-            if let Some(Val::Map(e)) = vars.map_mut("container_networks").get_mut(key) {
-                e.insert("static_routes", Val::List(rebuilt));
-            }
+            vars.set("ansible_host", host_address.unwrap_or_default());
+            vars.set("management_address", entry_address);
         }
         Ok(())
+    }
+}
+
+/// `static_routes` as set on an entry; every route needs `cidr` and `gateway`.
+fn static_routes(routes: &Value) -> std::result::Result<Val, ()> {
+    let routes = match routes {
+        Value::Array(items) => items.as_slice(),
+        _ => std::slice::from_ref(routes),
+    };
+    let complete = |route: &Value| {
+        route
+            .as_object()
+            .is_some_and(|r| truthy(r.get("cidr")) && truthy(r.get("gateway")))
+    };
+    if routes.iter().all(complete) {
+        Ok(Val::List(routes.iter().map(Val::from_json).collect()))
+    } else {
+        Err(())
     }
 }
 
