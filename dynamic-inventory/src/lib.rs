@@ -125,8 +125,10 @@ fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
     clock.lap(log, "generating");
 
     let unknown = generate::unknown_config_groups(&config, &env);
-    // The configuration is not needed any more; free it before the text is built.
+    // The configuration is not needed any more; free it, and what generation freed,
+    // before the text is built.
     drop((config, env));
+    release_freed_memory();
     if cli.check {
         if unknown.is_empty() {
             return Ok(Outcome {
@@ -174,8 +176,8 @@ fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
     })
 }
 
-/// glibc keeps what the configuration reader's thread freed (its YAML parse) resident in
-/// that thread's heap; handing it back keeps the peak resident memory near the live data.
+/// glibc keeps freed memory resident (the configuration reader's YAML parse, generation's
+/// working tables); handing it back keeps the peak resident memory near the live data.
 fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free memory to the system.
