@@ -435,11 +435,28 @@ impl<'de> Visitor<'de> for ValVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Val, A::Error> {
         let mut pairs = Vec::with_capacity(access.size_hint().unwrap_or(0));
-        while let Some(key) = access.next_key::<std::borrow::Cow<'de, str>>()? {
+        while let Some(key) = access.next_key::<Text>()? {
             let value: Val = access.next_value()?;
-            pairs.push((Text::new(&key), value));
+            pairs.push((key, value));
         }
         Ok(Val::Map(Map::from_pairs(pairs)))
+    }
+}
+
+/// A key is interned straight from the parser's text, without an owned copy first.
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Text, D::Error> {
+        struct TextVisitor;
+        impl Visitor<'_> for TextVisitor {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Text, E> {
+                Ok(Text::new(s))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor)
     }
 }
 
