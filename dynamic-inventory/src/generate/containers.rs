@@ -277,12 +277,12 @@ impl<'c, 'l> Placer<'c, 'l> {
     }
 
     /// The facts of an entry, read from its variables on first use.
-    fn facts_of(&mut self, inventory: &Inventory, entry: &Text) -> Option<&Facts> {
+    fn facts_of(&mut self, inventory: &Inventory, entry: &Text) -> Option<&mut Facts> {
         if !self.facts.contains_key(entry) {
             let vars = inventory.hostvars.get(entry.as_str())?;
             self.facts.insert(*entry, Facts::read(vars));
         }
-        self.facts.get(entry)
+        self.facts.get_mut(entry)
     }
 
     fn place(
@@ -332,15 +332,14 @@ impl<'c, 'l> Placer<'c, 'l> {
             }
             let host_containers = format!("{host}_host_containers");
             // Set on the host's first placement of the run (always the same value).
-            if self
-                .facts_of(inventory, &host)
-                .is_some_and(|f| !f.has_container_types)
-                && let Some(vars) = inventory.hostvars.get_mut(host.as_str())
-                && let Some(facts) = self.facts.get_mut(&host)
+            if let Some(facts) = self.facts_of(inventory, &host)
+                && !facts.has_container_types
             {
-                vars.set_str("container_types", &host_containers);
                 facts.has_container_types = true;
                 facts.eligible = true;
+                if let Some(vars) = inventory.hostvars.get_mut(host.as_str()) {
+                    vars.set_str("container_types", &host_containers);
+                }
             }
 
             let prefix = format!("{}-", dashed(&type_and_name));
@@ -465,15 +464,13 @@ impl<'c, 'l> Placer<'c, 'l> {
         options: &Map<String, Value>,
         assignment: &Text,
     ) {
-        if self.facts_of(inventory, host).is_none() {
+        let Some(facts) = self.facts_of(inventory, host) else {
             return;
-        }
-        if let Some(facts) = self.facts.get_mut(host) {
-            facts.container_name = Some(*host);
-            facts.component = Some(*assignment);
-            facts.has_physical_host = true;
-            facts.eligible = true;
-        }
+        };
+        facts.container_name = Some(*host);
+        facts.component = Some(*assignment);
+        facts.has_physical_host = true;
+        facts.eligible = true;
         match self.on_metal.get_mut(host) {
             // The address is the host's `ip`, the same for all its placements.
             Some(m) => {
