@@ -149,8 +149,14 @@ fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
 
     let text = inventory.to_text_sized(text_len);
     clock.lap(log, "writing the inventory text");
-    if stored_fingerprint == Some(model::text_fingerprint(&text)) {
+    let unchanged = stored_fingerprint == Some(model::text_fingerprint(&text));
+    if unchanged && !backend.needs_write() {
         log.debug("Inventory unchanged, nothing written");
+    } else if unchanged {
+        log.debug(format!(
+            "Inventory unchanged; writing it to {location} to bring the backend's derived data in line"
+        ));
+        backend.write(&text).map_err(backend_error)?;
     } else {
         log.debug(format!("Saving modified inventory to {location}"));
         backend.write(&text).map_err(backend_error)?;

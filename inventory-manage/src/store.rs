@@ -166,7 +166,7 @@ impl Stores {
                     Some(dir) => vec![PathBuf::from(dir)],
                     None => self.dirs.clone(),
                 }),
-                BackendKind::Plugin { .. } => None,
+                BackendKind::Craton(_) | BackendKind::Plugin { .. } => None,
             },
         };
         Ok(Store {

@@ -80,4 +80,12 @@ pub trait StorageBackend {
 
     /// Names where the data lives, for messages ("/etc/openstack_deploy/openstack_inventory.json").
     fn location(&self) -> String;
+
+    /// After `load`: whether `write` is wanted even though the inventory did not change,
+    /// because the backend keeps data derived from it that is out of date (the Craton
+    /// backend's hosts after an interrupted write). Backends that derive nothing keep the
+    /// default.
+    fn needs_write(&self) -> bool {
+        false
+    }
 }

@@ -24,6 +24,12 @@ const NEW_FILE_MODE: u32 = 0o644;
 /// replaced and the link is kept. On failure the temporary file is removed and
 /// `path` is untouched.
 pub fn atomic_write(path: &Path, contents: &[u8]) -> io::Result<()> {
+    atomic_write_with_mode(path, contents, NEW_FILE_MODE)
+}
+
+/// [`atomic_write`], giving a file created anew the permissions `new_mode` (`0o600` for
+/// data only its owner may read) instead of `0644`.
+pub fn atomic_write_with_mode(path: &Path, contents: &[u8], new_mode: u32) -> io::Result<()> {
     let target = resolve_symlink(path)?;
     let dir = parent_dir(&target);
     let file_name = target
@@ -50,7 +56,7 @@ pub fn atomic_write(path: &Path, contents: &[u8]) -> io::Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)?;
     tmp.as_file_mut().write_all(contents)?;
-    copy_metadata(tmp.as_file(), existing.as_ref())?;
+    copy_metadata(tmp.as_file(), existing.as_ref(), new_mode)?;
     tmp.as_file().sync_all()?;
     // `persist` renames over the target; on error the temporary file is
     // still owned by the returned error and deleted when it is dropped.
@@ -79,10 +85,10 @@ fn parent_dir(path: &Path) -> &Path {
 }
 
 #[cfg(unix)]
-fn copy_metadata(tmp: &File, existing: Option<&fs::Metadata>) -> io::Result<()> {
+fn copy_metadata(tmp: &File, existing: Option<&fs::Metadata>, new_mode: u32) -> io::Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-    let mode = existing.map_or(NEW_FILE_MODE, |m| m.mode() & 0o7777);
+    let mode = existing.map_or(new_mode, |m| m.mode() & 0o7777);
     tmp.set_permissions(fs::Permissions::from_mode(mode))?;
     if let Some(old) = existing {
         let new = tmp.metadata()?;
@@ -101,7 +107,7 @@ fn copy_metadata(tmp: &File, existing: Option<&fs::Metadata>) -> io::Result<()> 
 }
 
 #[cfg(not(unix))]
-fn copy_metadata(tmp: &File, existing: Option<&fs::Metadata>) -> io::Result<()> {
+fn copy_metadata(tmp: &File, existing: Option<&fs::Metadata>, _new_mode: u32) -> io::Result<()> {
     if let Some(old) = existing {
         tmp.set_permissions(old.permissions())?;
     }
@@ -119,6 +125,60 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
     // Directories cannot be opened for syncing here; the rename is as durable
     // as the platform makes it.
     Ok(())
+}
+
+/// Makes sure `dir` exists and only the running user can use it: missing directories are
+/// created with mode `0700`; an existing `dir` must belong to the running user and give
+/// group and others no access, else the error says which and how to fix it. For caches of
+/// private data, where another local user must neither read nor plant files.
+#[cfg(unix)]
+pub fn private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let meta = fs::metadata(dir)?;
+    let euid = current_euid();
+    if meta.uid() != euid {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} belongs to user id {}, not to the user running this (id {euid})",
+                dir.display(),
+                meta.uid()
+            ),
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is open to group or others (mode {mode:04o}); chmod 700 it",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn private_dir(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)
+}
+
+/// The effective user id of this process (owner checks of private files).
+#[cfg(unix)]
+pub fn current_euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+#[cfg(not(unix))]
+pub fn current_euid() -> u32 {
+    0
 }
 
 /// An exclusive advisory lock on a lock file, released when dropped.
@@ -276,6 +336,37 @@ mod tests {
         );
         assert_eq!(fs::read(&real).unwrap(), b"new");
         assert_eq!(names_in(&real_dir), vec!["inv.json"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_file_mode_applies_to_new_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache");
+        atomic_write_with_mode(&path, b"a", 0o600).unwrap();
+        assert_eq!(mode_of(&path), 0o600);
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        atomic_write_with_mode(&path, b"b", 0o600).unwrap();
+        assert_eq!(mode_of(&path), 0o640);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_dir_is_created_0700_and_checked() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("a/b");
+        private_dir(&dir).unwrap();
+        assert_eq!(mode_of(&dir), 0o700);
+        assert_eq!(mode_of(&root.path().join("a")), 0o700);
+        private_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o750)).unwrap();
+        let e = private_dir(&dir).unwrap_err().to_string();
+        assert!(
+            e.contains("open to group or others (mode 0750); chmod 700 it"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //!   inventory and how it is configured.
 //! * [`open`] builds the backend a [`BackendSpec`] describes (the JSON file
 //!   backend when there is no `osa.ini`).
-//! * [`json_file`] is the built-in backend: `openstack_inventory.json`.
+//! * [`json_file`] is the default built-in backend: `openstack_inventory.json`.
+//! * [`craton`] is the other built-in backend: an OpenStack Craton server
+//!   (`type = craton`; `docs/craton.md`).
 //! * [`plugin_host`] loads a backend from a shared library (`type = plugin`);
 //!   `docs/plugins.md` is the guide for plugin authors.
 //! * [`backup`] keeps the tar archive of previous inventories.
@@ -16,11 +18,13 @@ use std::path::PathBuf;
 use inventory_backend::{BackendError, Settings, StorageBackend};
 
 pub mod backup;
+pub mod craton;
 pub mod fsutil;
 pub mod json_file;
 pub mod osa_ini;
 pub mod plugin_host;
 
+pub use craton::CratonBackend;
 pub use json_file::JsonFileBackend;
 pub use osa_ini::{BackendKind, BackendSpec, OsaIni};
 pub use plugin_host::PluginBackend;
@@ -132,6 +136,7 @@ pub fn open(
     };
     let mut backend: Box<dyn StorageBackend> = match kind {
         BackendKind::Json => Box::new(JsonFileBackend::new(search_dirs)),
+        BackendKind::Craton(config) => Box::new(CratonBackend::new((**config).clone())),
         BackendKind::Plugin { library } => Box::new(PluginBackend::open(library).map_err(
             |source| StorageError::Backend {
                 backend: name.to_string(),

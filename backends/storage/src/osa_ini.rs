@@ -43,6 +43,10 @@
 //!
 //! * `json` (built in): `openstack_inventory.json` in the configuration
 //!   directory. Setting: `directory` (optional) to use only that directory.
+//! * `craton` (built in): an OpenStack Craton server (`docs/craton.md`). Its
+//!   keys are checked whole here ([`CratonConfig`]): `url`, `project`, `user`,
+//!   `token_file` or `token`, and optional `cloud`, `region`, `ca_file`,
+//!   `timeout`, `cache_dir`.
 //! * `plugin`: a backend in a shared library. `library` (required) is the
 //!   absolute path of the library; every other key is passed to the plugin.
 
@@ -54,6 +58,8 @@ use std::path::{Path, PathBuf};
 use inventory_backend::Settings;
 
 use crate::StorageError;
+use crate::craton::CratonConfig;
+use crate::craton::config::{ConfigError, KNOWN_KEYS as CRATON_KEYS};
 
 /// The `osa.ini` used when `OSA_INI_PATH` is not set.
 pub const DEFAULT_OSA_INI: &str = "/etc/ansible/osa.ini";
@@ -66,7 +72,7 @@ const STORAGE_SECTION: &str = "storage";
 const BACKEND_KEY: &str = "backend";
 
 /// The backend types, for messages.
-const KNOWN_TYPES: &str = "json, plugin";
+const KNOWN_TYPES: &str = "json, craton, plugin";
 
 /// A parsed `osa.ini`: its path and its sections in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +113,8 @@ pub struct BackendSpec {
 pub enum BackendKind {
     /// The built-in JSON file backend.
     Json,
+    /// The built-in Craton backend, its section checked.
+    Craton(Box<CratonConfig>),
     /// A backend in the shared library at `library` (an absolute path).
     Plugin { library: PathBuf },
 }
@@ -280,6 +288,32 @@ impl OsaIni {
             .collect();
         let kind = match kind_name {
             "json" => BackendKind::Json,
+            "craton" => {
+                let config = CratonConfig::from_settings(&settings, &self.path).map_err(|e| {
+                    let (path, section) = (self.path.clone(), section.name.clone());
+                    match e {
+                        ConfigError::Missing(key) => StorageError::MissingKey {
+                            path,
+                            section,
+                            key: key.to_string(),
+                        },
+                        ConfigError::Unknown(key) => StorageError::UnknownKey {
+                            path,
+                            section,
+                            key,
+                            known: CRATON_KEYS.to_string(),
+                        },
+                        ConfigError::Invalid { key, message } => StorageError::InvalidValue {
+                            path,
+                            section,
+                            key: key.to_string(),
+                            message,
+                        },
+                    }
+                })?;
+                settings.clear();
+                BackendKind::Craton(Box::new(config))
+            }
             "plugin" => {
                 let library = settings
                     .remove("library")
@@ -518,13 +552,13 @@ database = /var/lib/osa/inventory.sqlite
     #[test]
     fn unknown_type() {
         assert_eq!(
-            err("[storage]\nbackend = x\n[x]\ntype = craton\n"),
-            "unknown backend type 'craton' in section [x] of /etc/ansible/osa.ini (known: json, plugin)"
+            err("[storage]\nbackend = x\n[x]\ntype = cratn\n"),
+            "unknown backend type 'cratn' in section [x] of /etc/ansible/osa.ini (known: json, craton, plugin)"
         );
         // The default type is the section name.
         assert_eq!(
             err("[storage]\nbackend = mystore\n[mystore]\n"),
-            "unknown backend type 'mystore' in section [mystore] of /etc/ansible/osa.ini (known: json, plugin)"
+            "unknown backend type 'mystore' in section [mystore] of /etc/ansible/osa.ini (known: json, craton, plugin)"
         );
     }
 

@@ -53,8 +53,6 @@ use std::time::Duration;
 use inventory_backend::{BackendError, Settings, StorageBackend};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-pub mod summary;
-
 /// The schema this plugin creates and understands (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = 1;
 
@@ -250,7 +248,8 @@ impl SqliteBackend {
         if newest.as_ref().is_some_and(|(_, text)| text == inventory) {
             return Ok(None);
         }
-        let mut summary = summary::summarize(newest.as_ref().map(|(_, t)| t.as_str()), inventory);
+        let mut summary =
+            inventory_summary::summarize(newest.as_ref().map(|(_, t)| t.as_str()), inventory);
         if let Some(note) = note {
             summary = format!("{note}; {summary}");
         }

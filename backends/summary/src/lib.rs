@@ -1,4 +1,5 @@
-//! The one-line account of what a write changed, stored with each revision.
+//! The one-line account of what a write changed, stored with each revision by the
+//! backends that keep a history (the SQLite plugin, Craton).
 //!
 //! Hosts are the entries of `_meta.hostvars`, groups the other top-level keys.
 //! Each kind of change is counted and its first few names given:
