@@ -451,13 +451,24 @@ impl CratonBackend {
                 return Ok(());
             }
             let before = ids.clone();
-            match self.apply(places, &plan, wanted, &mut ids) {
-                Ok(()) => return self.record_sync(state, revision, &ids, ids != before),
-                Err(e) => eprintln!(
-                    "craton backend: {}; reading every host in Craton to correct them",
-                    e.message()
-                ),
-            }
+            let Err(first) = self.apply(places, &plan, wanted, &mut ids) else {
+                return self.record_sync(state, revision, &ids, ids != before);
+            };
+            // Most likely the hosts were changed in Craton since the last write (a host
+            // added or deleted there): read them all and correct what differs. When that
+            // fails too (Craton is down), the first error is the one to report.
+            let (current, mut ids) = self
+                .read_fleet(places.fleet_region)
+                .map_err(|_| first.clone())?;
+            let plan = fleet::plan(&current, wanted);
+            self.apply(places, &plan, wanted, &mut ids)
+                .map_err(|_| first.clone())?;
+            eprintln!(
+                "craton backend: the hosts in Craton were not as the last write left them \
+                 ({}); corrected them all",
+                first.message()
+            );
+            return self.record_sync(state, revision, &ids, true);
         } else if loaded > 0 {
             eprintln!(
                 "craton backend: the hosts in Craton are not known to match revision {loaded} \
