@@ -77,13 +77,9 @@ fn of_two_machines_the_one_that_loaded_first_gets_the_conflict() {
     // Through the binary: exit 1 and the message, and the store as it was.
     let mut stale = open(&other_ini);
     stale.load().unwrap();
-    setup.manage_ok(&[
-        "-r",
-        &document(&newer)["rabbitmq"]["hosts"][0]
-            .as_str()
-            .unwrap()
-            .to_string(),
-    ]);
+    let newer_doc = document(&newer);
+    let rabbit = newer_doc["rabbitmq"]["hosts"][0].as_str().unwrap();
+    setup.manage_ok(&["-r", rabbit]);
     let err = stale.write(&old).unwrap_err();
     assert!(
         err.message().contains("(revision 2, now 3)"),

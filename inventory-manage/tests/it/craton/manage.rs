@@ -38,9 +38,7 @@ fn every_action_works_on_craton_as_on_the_json_file() {
     let physical = "infra1";
     let containers: Vec<String> = hostvars(&document(&text))
         .iter()
-        .filter(|(name, vars)| {
-            name.as_str() != physical && vars["physical_host"] == Value::from(physical)
-        })
+        .filter(|(name, vars)| name.as_str() != physical && vars["physical_host"] == physical)
         .map(|(name, _)| name.clone())
         .collect();
     assert!(

@@ -263,9 +263,7 @@ pub fn assert_fleet_matches_listing(setup: &Setup, text: &str, listed_groups: Gr
             "server"
         };
         assert_eq!(host["device_type"], device_type, "device_type of {name}");
-        let parent = physical
-            .filter(|p| hostvars.contains_key(*p))
-            .map(|p| id_of(p));
+        let parent = physical.filter(|p| hostvars.contains_key(*p)).map(&id_of);
         assert_eq!(host["parent_id"].as_i64(), parent, "parent of {name}");
         let address = vars
             .get("ansible_host")
