@@ -44,6 +44,8 @@ pub struct Craton {
     pub user: String,
     pub token: String,
     pid: std::sync::atomic::AtomicU32,
+    /// The server started again by [`Craton::restart`], reaped when dropped.
+    restarted: Mutex<Option<std::process::Child>>,
     /// The server's work directory (database, `requests.log`).
     dir: tempfile::TempDir,
     /// The PEM of the CA that signed its certificate, when it speaks HTTPS.
@@ -117,6 +119,7 @@ impl Craton {
                         .and_then(|p| p.parse().ok())
                         .expect("CRATON_PID"),
                 ),
+                restarted: Mutex::new(None),
                 dir,
                 ca_pem: tls.map(|t| t.ca_pem.clone()),
             });
@@ -302,6 +305,9 @@ impl Drop for Craton {
     fn drop(&mut self) {
         self.signal("CONT");
         self.signal("KILL");
+        if let Some(mut child) = self.restarted.lock().ok().and_then(|mut c| c.take()) {
+            let _ = child.wait();
+        }
     }
 }
 
