@@ -266,6 +266,8 @@ impl Craton {
             .append(true)
             .open(dir.join("requests.log"))
             .unwrap();
+        // Kept in `restarted` and reaped when the server is dropped.
+        #[allow(clippy::zombie_processes)]
         let child = Command::new(dir.join("venv/bin/python"))
             .arg(craton_source().join("launcher.py"))
             .arg(format!(
