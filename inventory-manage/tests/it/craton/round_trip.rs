@@ -205,3 +205,50 @@ fn old_revisions_keep_their_summary_and_lose_their_text() {
     assert!(history.iter().all(|r| !r.1.is_empty()));
     assert_eq!(setup.stored(), last);
 }
+
+#[test]
+fn a_long_first_sync_shows_progress_on_a_terminal() {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+
+    let Some(setup) = Setup::new("a_long_first_sync_shows_progress") else {
+        return;
+    };
+    let text = steady_state("prod");
+    fs::write(setup.json_file(), &text).unwrap();
+    // Standard error on a pseudo-terminal, as an operator running it by hand has it.
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two new descriptors into the two integers; the null
+    // pointers ask for no name, terminal settings or window size.
+    let opened = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(opened, 0, "openpty");
+    // SAFETY: both descriptors were just opened for us and are owned nowhere else.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("inventory-manage"))
+        .args(["migrate", "--from", "json", "--to", "craton"])
+        .env("OSA_INI_PATH", setup.ini())
+        .stdout(std::process::Stdio::piped())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    let mut terminal = Vec::new();
+    // Reading ends with an error (EIO) once the child closed its end.
+    let _ = fs::File::from(master).read_to_end(&mut terminal);
+    assert!(child.wait().unwrap().success());
+    let terminal = String::from_utf8_lossy(&terminal);
+    assert!(
+        terminal.contains("craton backend: updating hosts in Craton: 62/62 hosts"),
+        "{terminal:?}"
+    );
+    assert!(terminal.contains("\r"), "updated in place: {terminal:?}");
+    assert_eq!(setup.stored(), text);
+    // Not on a pipe: the other tests' quiet `ok()` checks hold.
+}
