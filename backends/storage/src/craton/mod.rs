@@ -657,12 +657,52 @@ impl CratonBackend {
         Ok(())
     }
 
+    /// Before the first write: the backend manages every host of its region, so a region
+    /// that already holds other hosts (made by someone else) is refused, not emptied.
+    fn refuse_foreign_hosts(
+        &mut self,
+        snapshot: &Snapshot,
+        wanted: &Fleet,
+    ) -> Result<(), BackendError> {
+        let Some(region) = snapshot.found.fleet_region else {
+            return Ok(());
+        };
+        let hosts = list_all(self.api()?, &format!("/hosts?region_id={region}"), "hosts")?;
+        let foreign: Vec<&str> = hosts
+            .iter()
+            .filter_map(|h| h["name"].as_str())
+            .filter(|name| !wanted.contains_key(*name))
+            .collect();
+        if foreign.is_empty() {
+            return Ok(());
+        }
+        let shown: Vec<&str> = foreign.iter().take(3).copied().collect();
+        Err(BackendError::new(format_args!(
+            "region '{}' of cloud '{}' in Craton already holds {} host(s) that are not in this \
+             inventory ({}{}); the Craton backend manages every host of its region and would \
+             delete them: set 'region' (or 'cloud') to one of its own, or remove them; \
+             nothing was written",
+            self.config.region,
+            self.config.cloud,
+            foreign.len(),
+            shown.join(", "),
+            if foreign.len() > shown.len() {
+                ", ..."
+            } else {
+                ""
+            }
+        )))
+    }
+
     fn write_loaded(&mut self, snapshot: Snapshot, text: &str) -> Result<(), BackendError> {
         // Checked before anything is sent: what cannot become a fleet is not stored.
         let wanted = fleet::from_inventory(text)
             .map_err(|e| BackendError::new(format_args!("cannot store this inventory: {e}")))?;
-        let places = self.ensure_places(&snapshot)?;
         let loaded = snapshot.cells.latest_revision();
+        if loaded == 0 {
+            self.refuse_foreign_hosts(&snapshot, &wanted)?;
+        }
+        let places = self.ensure_places(&snapshot)?;
         let revision = if snapshot.text.as_deref() == Some(text) {
             loaded
         } else {

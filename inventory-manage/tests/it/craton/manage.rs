@@ -102,3 +102,45 @@ fn migrate_refuses_a_craton_that_holds_an_inventory_unless_forced() {
     assert_eq!(setup.stored(), steady_state("prod"));
     assert_fleet_matches(&setup, &steady_state("prod"));
 }
+
+#[test]
+fn a_first_write_refuses_a_region_holding_other_hosts() {
+    let Some(setup) = Setup::new("a_first_write_refuses_a_region_holding_other_hosts") else {
+        return;
+    };
+    let craton = &setup.craton;
+    let (_, cloud) = craton.call(
+        "POST",
+        "/clouds",
+        Some(&serde_json::json!({"name": "openstack-ansible"})),
+    );
+    let (_, region) = craton.call(
+        "POST",
+        "/regions",
+        Some(&serde_json::json!({"name": "RegionOne", "cloud_id": cloud["id"]})),
+    );
+    let (status, _) = craton.call(
+        "POST",
+        "/hosts",
+        Some(&serde_json::json!({
+            "name": "someone-elses-switch", "cloud_id": cloud["id"], "region_id": region["id"],
+            "ip_address": "10.9.9.9", "device_type": "switch"
+        })),
+    );
+    assert_eq!(status, 201);
+    std::fs::write(setup.json_file(), steady_state("test")).unwrap();
+    let stderr = failed(
+        setup.manage_run(&["migrate", "--from", "json", "--to", "craton"]),
+        1,
+    );
+    assert_eq!(
+        stderr,
+        "craton backend: region 'RegionOne' of cloud 'openstack-ansible' in Craton already holds \
+         1 host(s) that are not in this inventory (someone-elses-switch); the Craton backend \
+         manages every host of its region and would delete them: set 'region' (or 'cloud') to \
+         one of its own, or remove them; nothing was written\n"
+    );
+    let hosts = craton.list(&format!("/hosts?region_id={}", region["id"]), "hosts");
+    assert_eq!(hosts.len(), 1);
+    assert!(failed(setup.manage_run(&["dump"]), 1).contains("no inventory is stored"));
+}
