@@ -310,3 +310,54 @@ fn assert_no_token(file: &Path, token: &str) {
         file.display()
     );
 }
+
+#[test]
+fn an_answer_that_is_not_cratons_json_is_named() {
+    // Not Craton at all: a static web server whose /v1/clouds is a text file.
+    let Some(setup) = Setup::new("an_answer_that_is_not_cratons_json") else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    fs::create_dir(root.path().join("v1")).unwrap();
+    fs::write(root.path().join("v1/clouds"), "<html>hello</html>\n").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .current_dir(root.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let ini = fs::read_to_string(setup.ini()).unwrap();
+    fs::write(
+        setup.ini(),
+        ini.replace(&setup.craton.url, &format!("http://127.0.0.1:{port}/v1")),
+    )
+    .unwrap();
+    let line = one_line_failure(setup.manage_run(&["dump"]));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        line.starts_with(
+            "craton backend: GET /v1/clouds?name=openstack-ansible: the answer is not the JSON \
+             Craton's API gives: expected value at line 1 column 1"
+        ),
+        "{line}"
+    );
+}
