@@ -63,7 +63,7 @@ impl std::error::Error for BackendError {}
 /// Where an inventory is stored.
 ///
 /// The generator calls `register` once, then `load`, then `write` only when
-/// the inventory changed. A backend that needs exclusive access (a lock) takes
+/// the inventory changed (or when [`StorageBackend::needs_write`] asks for it). A backend that needs exclusive access (a lock) takes
 /// it in `load` and holds it until `write` or until it is dropped.
 pub trait StorageBackend {
     /// Receives the settings of this backend's `osa.ini` section.
