@@ -20,6 +20,7 @@
 //! interleaved pairs (a third of them, at least 3, for the runs without a cache).
 //! Without `../shared/craton` beside the checkout, says it is skipped and exits 0.
 
+mod common;
 #[path = "../../tests/support/craton.rs"]
 mod craton_server;
 #[path = "../tests/it/synthetic.rs"]
@@ -60,7 +61,7 @@ fn run_once(config: &Path, osa_ini: &Path, cwd: &Path, stdout: Option<&Path>) ->
         .stderr(Stdio::inherit())
         .spawn()
         .expect("the binary starts");
-    let (status, peak_rss_kib) = wait_with_rusage(child.id() as libc::pid_t);
+    let (status, peak_rss_kib) = common::wait_with_rusage(child.id() as libc::pid_t);
     let time = start.elapsed();
     assert!(
         status == 0,
@@ -68,21 +69,6 @@ fn run_once(config: &Path, osa_ini: &Path, cwd: &Path, stdout: Option<&Path>) ->
         config.display()
     );
     Run { time, peak_rss_kib }
-}
-
-/// Waits for a child and returns its exit status and maximum resident set (KiB).
-fn wait_with_rusage(pid: libc::pid_t) -> (i32, u64) {
-    let mut status = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4 failed");
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    (code, usage.ru_maxrss as u64)
 }
 
 /// Median time and highest peak memory of some runs.

@@ -11,6 +11,7 @@
 //! in the same state. `BENCH_SIZES=100,1000` and `BENCH_RUNS=9` change what is measured
 //! (default: all three sizes, 7 pairs for 10,000 hosts and 21 for smaller deployments).
 
+mod common;
 #[path = "../../tests/support/plugins.rs"]
 mod plugin_build;
 #[path = "../tests/it/synthetic.rs"]
@@ -38,7 +39,7 @@ fn run_once(args: &[&str], osa_ini: &Path) -> (Duration, u64) {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("the binary starts");
-    let (status, rss) = wait_with_rusage(child.id() as libc::pid_t);
+    let (status, rss) = common::wait_with_rusage(child.id() as libc::pid_t);
     let elapsed = start.elapsed();
     assert!(status == 0, "dynamic-inventory failed: {args:?}");
     (elapsed, rss)
@@ -70,21 +71,6 @@ fn paired(
         assert!(stored() == before, "an unchanged run wrote: {args:?}");
     }
     (summarise(fresh), summarise(unchanged))
-}
-
-/// Waits for a child and returns its exit status and maximum resident set (KiB).
-fn wait_with_rusage(pid: libc::pid_t) -> (i32, u64) {
-    let mut status = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4 failed");
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    (code, usage.ru_maxrss as u64)
 }
 
 struct Row {

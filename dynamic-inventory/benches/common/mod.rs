@@ -1,0 +1,16 @@
+//! What both benchmarks need to measure a whole process.
+
+/// Waits for a child and returns its exit status and maximum resident set (KiB).
+pub fn wait_with_rusage(pid: libc::pid_t) -> (i32, u64) {
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4 failed");
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (code, usage.ru_maxrss as u64)
+}
