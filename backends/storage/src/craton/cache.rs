@@ -69,10 +69,6 @@ impl Cache {
         }
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Takes the lock of this store in the cache directory (creating the directory),
     /// saying on standard error when another run holds it.
     pub fn lock(&self) -> Result<FileLock, String> {

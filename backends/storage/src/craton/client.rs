@@ -97,15 +97,15 @@ impl fmt::Display for ApiError {
                 message,
                 attempts,
             } => {
-                let status = status_text(*status);
-                if *status_code_of(&self.kind) == StatusCode::UNAUTHORIZED {
+                let shown = status_text(*status);
+                if *status == StatusCode::UNAUTHORIZED {
                     write!(
                         f,
-                        "Craton refused the credentials ({status}: {message}); \
+                        "Craton refused the credentials ({shown}: {message}); \
                          check 'project', 'user' and the token"
                     )
                 } else {
-                    write!(f, "Craton answered {status}: {message}{}", tries(*attempts))
+                    write!(f, "Craton answered {shown}: {message}{}", tries(*attempts))
                 }
             }
             ErrorKind::Connection { detail, attempts } => {
@@ -127,13 +127,6 @@ impl fmt::Display for ApiError {
                 write!(f, "the answer is not the JSON Craton's API gives: {detail}")
             }
         }
-    }
-}
-
-fn status_code_of(kind: &ErrorKind) -> &StatusCode {
-    match kind {
-        ErrorKind::Status { status, .. } => status,
-        _ => &StatusCode::OK,
     }
 }
 
