@@ -92,7 +92,7 @@ fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
             clock.lap(&mut log, "reading the configuration (second thread)");
             (inputs, log)
         });
-        let stored = load_stored(&dirs, log);
+        let stored = load_stored(&dirs, cli.check, log);
         let inputs = match reader.join() {
             Ok((inputs, reader_log)) => {
                 log.append(reader_log);
@@ -207,7 +207,9 @@ struct Stored {
     fingerprint: Option<u128>,
 }
 
-fn load_stored(dirs: &ConfigDirs, log: &mut Log) -> Result<Stored> {
+/// Loads the stored inventory; `read_only` (`--check`): as a reader, which never holds up
+/// a writer for long and works without write access to the store.
+fn load_stored(dirs: &ConfigDirs, read_only: bool, log: &mut Log) -> Result<Stored> {
     let mut clock = log.clock();
     let ini = inventory_storage::OsaIni::discover()?;
     let spec = ini.as_ref().map(|i| i.active()).transpose()?;
@@ -216,12 +218,15 @@ fn load_stored(dirs: &ConfigDirs, log: &mut Log) -> Result<Stored> {
         .as_ref()
         .map_or("json", |s| s.section.as_str())
         .to_string();
-    let text = backend
-        .load()
-        .map_err(|source| inventory_storage::StorageError::Backend {
-            backend: label.clone(),
-            source,
-        })?;
+    let loaded = if read_only {
+        backend.load_for_reading()
+    } else {
+        backend.load()
+    };
+    let text = loaded.map_err(|source| inventory_storage::StorageError::Backend {
+        backend: label.clone(),
+        source,
+    })?;
     let location = backend.location();
     let text_len = text.as_ref().map(String::len);
     let (inventory, fingerprint) = match text {

@@ -176,10 +176,10 @@ fn migrate(
         return Err(Error::SameSection(to.to_string()));
     }
     let mut source = match from {
-        Some(section) => stores.section("--from", section)?,
+        Some(section) => stores.section("--from", section, false)?,
         None => stores.selected(&cli.store, false)?,
     };
-    let mut destination = stores.section("--to", to)?;
+    let mut destination = stores.section("--to", to, true)?;
     if source.same_store_as(&destination) {
         return Err(Error::SameStore(destination.location()));
     }

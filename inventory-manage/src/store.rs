@@ -28,6 +28,9 @@ pub struct Store {
     /// For the JSON file backend: the directories it may use, in order, to tell whether
     /// two stores are the same directory.
     json_dirs: Option<Vec<PathBuf>>,
+    /// Whether the action will write: otherwise the store is loaded for reading only
+    /// (a lock that only excludes writers, or none where it cannot be taken).
+    writable: bool,
 }
 
 /// The stored inventory text and where it came from.
@@ -52,10 +55,16 @@ impl Store {
         })
     }
 
-    /// The stored text, `None` when nothing is stored. Takes the backend's lock, held
-    /// until [`Store::write`] or until the store is dropped.
+    /// The stored text, `None` when nothing is stored. Takes the backend's lock (shared
+    /// when the store is not writable), held until [`Store::write`] or until the store
+    /// is dropped.
     pub fn load(&mut self) -> Result<Option<String>> {
-        self.backend.load().map_err(|e| self.backend_error(e))
+        let loaded = if self.writable {
+            self.backend.load()
+        } else {
+            self.backend.load_for_reading()
+        };
+        loaded.map_err(|e| self.backend_error(e))
     }
 
     /// The stored inventory, which must exist.
@@ -128,17 +137,17 @@ impl Stores {
             return self.file(file, writable);
         }
         if let Some(section) = &args.backend {
-            return self.section("--backend", section);
+            return self.section("--backend", section, writable);
         }
         let spec = match self.ini()? {
             Some(ini) => Some(ini.active()?),
             None => None,
         };
-        self.open(spec.as_ref())
+        self.open(spec.as_ref(), writable)
     }
 
     /// The backend configured by section `name` of `osa.ini` (named by `option`).
-    pub fn section(&mut self, option: &'static str, name: &str) -> Result<Store> {
+    pub fn section(&mut self, option: &'static str, name: &str, writable: bool) -> Result<Store> {
         let Some(ini) = self.ini()? else {
             return Err(Error::NoOsaIni {
                 option,
@@ -153,10 +162,10 @@ impl Stores {
             });
         }
         let spec = ini.section(name)?;
-        self.open(Some(&spec))
+        self.open(Some(&spec), writable)
     }
 
-    fn open(&self, spec: Option<&BackendSpec>) -> Result<Store> {
+    fn open(&self, spec: Option<&BackendSpec>, writable: bool) -> Result<Store> {
         let backend = inventory_storage::open(spec, self.dirs.clone())?;
         let label = spec.map_or("json", |s| s.section.as_str()).to_string();
         let json_dirs = match spec {
@@ -173,6 +182,7 @@ impl Stores {
             backend,
             label,
             json_dirs,
+            writable,
         })
     }
 
@@ -215,6 +225,7 @@ impl Stores {
                 backend: Box::new(backend),
                 label: "json".into(),
                 json_dirs: Some(vec![dir]),
+                writable,
             });
         }
         if writable {
@@ -226,6 +237,7 @@ impl Stores {
             }),
             label: "file".into(),
             json_dirs: None,
+            writable: false,
         })
     }
 }

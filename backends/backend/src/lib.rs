@@ -73,6 +73,14 @@ pub trait StorageBackend {
     /// has been stored yet.
     fn load(&mut self) -> Result<Option<String>, BackendError>;
 
+    /// [`StorageBackend::load`] for a caller that will not write (a listing, `--check`,
+    /// the source of a copy): a backend may take a lock that only excludes writers, or
+    /// none where it cannot lock (a user who may read the store but not write it).
+    /// The default is `load`.
+    fn load_for_reading(&mut self) -> Result<Option<String>, BackendError> {
+        self.load()
+    }
+
     /// Stores the inventory, a JSON document as the generator prints it.
     /// Nothing may be half written: either the new inventory is stored or the
     /// previous one is left as it was.

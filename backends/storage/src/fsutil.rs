@@ -9,6 +9,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// The mode of a file created by [`atomic_write`] when none existed before.
 const NEW_FILE_MODE: u32 = 0o644;
@@ -181,7 +182,29 @@ pub fn current_euid() -> u32 {
     0
 }
 
-/// An exclusive advisory lock on a lock file, released when dropped.
+/// How long a run waits for a lock silently, before saying what it waits for.
+const ANNOUNCE_WAIT: Duration = Duration::from_secs(1);
+/// How often a waiting run tries the lock again.
+const LOCK_POLL: Duration = Duration::from_millis(25);
+
+/// Whether a lock excludes everyone (a writer) or only writers (a reader).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    Exclusive,
+    Shared,
+}
+
+/// Why [`FileLock::wait_for`] did not get the lock.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("{0}")]
+    Io(io::Error),
+    #[error("gave up after {} s waiting for another run to release it", .0.as_secs())]
+    TimedOut(Duration),
+}
+
+/// An advisory lock on a lock file (exclusive unless taken shared), released when
+/// dropped.
 ///
 /// Advisory: it only excludes other holders of the same lock (other runs of
 /// the generator), which is all that is needed to serialise their
@@ -222,6 +245,67 @@ impl FileLock {
             })),
             Err(fs::TryLockError::WouldBlock) => Ok(None),
             Err(fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    /// Takes the lock in `mode`, waiting at most `timeout` for another holder. After a
+    /// second of waiting it says on standard error what it waits for, so that a run
+    /// blocked behind another does not look hung.
+    ///
+    /// A shared lock is for readers: when the lock file does not exist and cannot be
+    /// created (a user who may read the directory but not write it), `Ok(None)` says to
+    /// read without a lock; writers replace files atomically, so a reader still sees a
+    /// whole file.
+    pub fn wait_for(
+        path: &Path,
+        mode: LockMode,
+        timeout: Duration,
+    ) -> Result<Option<FileLock>, LockError> {
+        let file = match Self::open(path) {
+            Ok(file) => file,
+            Err(e)
+                if mode == LockMode::Shared
+                    && matches!(
+                        e.kind(),
+                        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+                    ) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(LockError::Io(e)),
+        };
+        let try_lock = |file: &File| match mode {
+            LockMode::Exclusive => file.try_lock(),
+            LockMode::Shared => file.try_lock_shared(),
+        };
+        let started = Instant::now();
+        let mut announced = false;
+        loop {
+            match try_lock(&file) {
+                Ok(()) => {
+                    return Ok(Some(FileLock {
+                        file,
+                        path: path.to_path_buf(),
+                    }));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(LockError::Io(e)),
+                Err(fs::TryLockError::WouldBlock) => {}
+            }
+            let waited = started.elapsed();
+            if waited >= timeout {
+                return Err(LockError::TimedOut(timeout));
+            }
+            if !announced && waited >= ANNOUNCE_WAIT {
+                eprintln!(
+                    "waiting for the lock on {}, held by another run (fuser -v {} shows which \
+                     process); giving up after {} s",
+                    path.display(),
+                    path.display(),
+                    timeout.as_secs()
+                );
+                announced = true;
+            }
+            std::thread::sleep(LOCK_POLL.min(timeout - waited));
         }
     }
 
@@ -410,6 +494,46 @@ mod tests {
         drop(held);
         rx.recv_timeout(Duration::from_secs(10)).unwrap();
         waiter.join().unwrap();
+    }
+
+    #[test]
+    fn shared_locks_exclude_writers_only_and_time_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.lock");
+        let wait = Duration::from_millis(100);
+        let reader = FileLock::wait_for(&path, LockMode::Shared, wait)
+            .unwrap()
+            .unwrap();
+        let second_reader = FileLock::wait_for(&path, LockMode::Shared, wait).unwrap();
+        assert!(second_reader.is_some());
+        let writer = FileLock::wait_for(&path, LockMode::Exclusive, wait);
+        assert!(matches!(writer, Err(LockError::TimedOut(t)) if t == wait));
+        drop((reader, second_reader));
+        let writer = FileLock::wait_for(&path, LockMode::Exclusive, wait)
+            .unwrap()
+            .unwrap();
+        let reader = FileLock::wait_for(&path, LockMode::Shared, wait);
+        assert_eq!(
+            reader.unwrap_err().to_string(),
+            "gave up after 0 s waiting for another run to release it"
+        );
+        drop(writer);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_reader_without_write_access_reads_without_a_lock() {
+        use std::os::unix::fs::PermissionsExt;
+        if current_euid() == 0 {
+            // Root may write anywhere; the case cannot happen.
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o555)).unwrap();
+        let path = dir.path().join("x.lock");
+        let got = FileLock::wait_for(&path, LockMode::Shared, Duration::from_secs(1));
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(got.unwrap().is_none());
     }
 
     #[cfg(unix)]

@@ -6,23 +6,28 @@
 //!   search directory that exists.
 //! * Each run holds an exclusive lock on `openstack_inventory.json.lock` in
 //!   that directory from `load` until `write` finishes (or the backend is
-//!   dropped), so concurrent runs cannot lose each other's changes.
+//!   dropped), so concurrent runs cannot lose each other's changes. A reader
+//!   (`load_for_reading`) takes it shared, or reads without it when it may not
+//!   create the lock file. A run waits at most `lock_timeout` for another, and
+//!   says on standard error what it waits for after a second.
 //! * Before the file is replaced, its previous contents are appended to
 //!   `backup_openstack_inventory.tar` next to it (see [`crate::backup`]).
 //!
 //! Settings (`osa.ini` section of type `json`):
 //! * `directory` — use only this directory, instead of the `--config`
 //!   directory followed by `/etc/openstack_deploy`. Used as written.
+//! * `lock_timeout` — how many seconds to wait for another run's lock (0 to
+//!   86400, default 600).
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use inventory_backend::{BackendError, Settings, StorageBackend};
 
 use crate::backup::append_backup;
-use crate::fsutil::{FileLock, atomic_write};
+use crate::fsutil::{FileLock, LockError, LockMode, atomic_write};
 use crate::{BACKUP_FILENAME, INVENTORY_FILENAME};
 
 /// The lock file guarding a directory's inventory and backup archive.
@@ -33,6 +38,12 @@ pub const LOCK_FILENAME: &str = "openstack_inventory.json.lock";
 /// changing the directories and it is better to stop.
 const LOCATE_ATTEMPTS: usize = 5;
 
+/// How long a run waits for another's lock unless `lock_timeout` says otherwise (as the
+/// SQLite plugin).
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(600);
+/// The largest `lock_timeout` accepted, in seconds (a day).
+const MAX_LOCK_TIMEOUT: u64 = 86_400;
+
 /// Stores the inventory as `openstack_inventory.json` (see the module docs).
 #[derive(Debug)]
 pub struct JsonFileBackend {
@@ -41,6 +52,9 @@ pub struct JsonFileBackend {
     location: Option<Location>,
     /// Held from `load` until `write` finishes or `self` is dropped.
     lock: Option<FileLock>,
+    /// Whether `lock` excludes everyone (taken by `load`, for a write).
+    exclusive: bool,
+    lock_timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +78,8 @@ impl JsonFileBackend {
             search_dirs,
             location: None,
             lock: None,
+            exclusive: false,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
         }
     }
 
@@ -109,20 +125,28 @@ impl JsonFileBackend {
             })
     }
 
-    /// Locates the inventory and takes the lock of its directory, checking
-    /// again under the lock in case another run created the file meanwhile.
-    fn lock_location(&mut self) -> Result<Location, BackendError> {
+    /// Locates the inventory and takes the lock of its directory in `mode`,
+    /// checking again under the lock in case another run created the file
+    /// meanwhile. A reader that may not create the lock file reads unlocked.
+    fn lock_location(&mut self, mode: LockMode) -> Result<Location, BackendError> {
         // A lock taken by an earlier call is released first: taking the same
         // lock through a second handle would wait for ourselves forever.
         self.lock = None;
         let mut location = self.locate()?;
         for _ in 0..LOCATE_ATTEMPTS {
             let lock_path = location.dir.join(LOCK_FILENAME);
-            let lock = FileLock::acquire(&lock_path)
-                .map_err(|e| io_error("cannot lock", &lock_path, &e))?;
+            let lock =
+                FileLock::wait_for(&lock_path, mode, self.lock_timeout).map_err(|e| match e {
+                    LockError::Io(e) => io_error("cannot lock", &lock_path, &e),
+                    timed_out @ LockError::TimedOut(_) => BackendError::new(format_args!(
+                        "cannot lock {}: {timed_out} (setting lock_timeout)",
+                        lock_path.display()
+                    )),
+                })?;
             let now = self.locate()?;
             if now == location {
-                self.lock = Some(lock);
+                self.exclusive = lock.is_some() && mode == LockMode::Exclusive;
+                self.lock = lock;
                 self.location = Some(location.clone());
                 return Ok(location);
             }
@@ -133,6 +157,24 @@ impl JsonFileBackend {
             "{INVENTORY_FILENAME} keeps appearing or moving in {} while waiting for its lock",
             join_paths(&self.search_dirs)
         )))
+    }
+}
+
+impl JsonFileBackend {
+    /// Reads the inventory at `location`, located (and locked) by the caller.
+    fn read_located(&self, location: Location) -> Result<Option<String>, BackendError> {
+        if !location.existed {
+            return Ok(None);
+        }
+        let file = location.file();
+        let bytes = fs::read(&file).map_err(|e| io_error("cannot read", &file, &e))?;
+        String::from_utf8(bytes).map(Some).map_err(|e| {
+            BackendError::new(format_args!(
+                "cannot read {}: not valid UTF-8 (at byte {})",
+                file.display(),
+                e.utf8_error().valid_up_to()
+            ))
+        })
     }
 }
 
@@ -148,9 +190,20 @@ impl StorageBackend for JsonFileBackend {
                     self.location = None;
                     self.lock = None;
                 }
+                "lock_timeout" => match value.trim().parse::<u64>() {
+                    Ok(seconds) if seconds <= MAX_LOCK_TIMEOUT => {
+                        self.lock_timeout = Duration::from_secs(seconds);
+                    }
+                    _ => {
+                        return Err(BackendError::new(format_args!(
+                            "setting 'lock_timeout' must be a whole number of seconds from 0 \
+                             to {MAX_LOCK_TIMEOUT}, not '{value}'"
+                        )));
+                    }
+                },
                 other => {
                     return Err(BackendError::new(format_args!(
-                        "unknown setting '{other}' (known: directory)"
+                        "unknown setting '{other}' (known: directory, lock_timeout)"
                     )));
                 }
             }
@@ -159,27 +212,22 @@ impl StorageBackend for JsonFileBackend {
     }
 
     fn load(&mut self) -> Result<Option<String>, BackendError> {
-        let location = self.lock_location()?;
-        if !location.existed {
-            return Ok(None);
-        }
-        let file = location.file();
-        let bytes = fs::read(&file).map_err(|e| io_error("cannot read", &file, &e))?;
-        String::from_utf8(bytes).map(Some).map_err(|e| {
-            BackendError::new(format_args!(
-                "cannot read {}: not valid UTF-8 (at byte {})",
-                file.display(),
-                e.utf8_error().valid_up_to()
-            ))
-        })
+        let location = self.lock_location(LockMode::Exclusive)?;
+        self.read_located(location)
+    }
+
+    fn load_for_reading(&mut self) -> Result<Option<String>, BackendError> {
+        // Shared: other readers go on, writers wait until this reader is done (dropped).
+        let location = self.lock_location(LockMode::Shared)?;
+        self.read_located(location)
     }
 
     fn write(&mut self, inventory: &str) -> Result<(), BackendError> {
         // Normally `load` has located and locked; a caller writing without
         // loading still gets the same rules and the same exclusion.
         let location = match (&self.location, &self.lock) {
-            (Some(location), Some(_)) => location.clone(),
-            _ => self.lock_location()?,
+            (Some(location), Some(_)) if self.exclusive => location.clone(),
+            _ => self.lock_location(LockMode::Exclusive)?,
         };
         let file = location.file();
         let result = save(&location.dir, &file, inventory.as_bytes());
@@ -461,7 +509,7 @@ mod tests {
         let err = b.register(&settings(&[("dirctory", "/x")])).unwrap_err();
         assert_eq!(
             err.message(),
-            "unknown setting 'dirctory' (known: directory)"
+            "unknown setting 'dirctory' (known: directory, lock_timeout)"
         );
         let err = b.register(&settings(&[("directory", " ")])).unwrap_err();
         assert!(err.message().contains("directory"));
@@ -500,6 +548,60 @@ mod tests {
         let loaded = rx.recv_timeout(Duration::from_secs(10)).unwrap();
         assert_eq!(loaded.as_deref(), Some("first"));
         second.join().unwrap();
+    }
+
+    #[test]
+    fn readers_share_the_lock_and_writers_wait_at_most_lock_timeout() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().to_path_buf();
+        fs::write(dir.join(INVENTORY_FILENAME), "old").unwrap();
+        let mut reader = JsonFileBackend::new(vec![dir.clone()]);
+        reader
+            .register(&settings(&[("lock_timeout", "0")]))
+            .unwrap();
+        assert_eq!(reader.load_for_reading().unwrap().as_deref(), Some("old"));
+        let mut other_reader = JsonFileBackend::new(vec![dir.clone()]);
+        assert_eq!(
+            other_reader.load_for_reading().unwrap().as_deref(),
+            Some("old")
+        );
+
+        let mut writer = JsonFileBackend::new(vec![dir.clone()]);
+        writer
+            .register(&settings(&[("lock_timeout", "0")]))
+            .unwrap();
+        let err = writer.load().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "cannot lock {}: gave up after 0 s waiting for another run to release it \
+                 (setting lock_timeout)",
+                dir.join(LOCK_FILENAME).display()
+            )
+        );
+        // A reader's shared lock never lets it write: it needs the exclusive one, which
+        // the other reader still prevents.
+        assert!(reader.write("from a reader").is_err());
+        drop((reader, other_reader));
+        assert_eq!(writer.load().unwrap().as_deref(), Some("old"));
+        writer.write("new").unwrap();
+    }
+
+    #[test]
+    fn lock_timeout_is_checked() {
+        let mut b = JsonFileBackend::new(vec![]);
+        for bad in ["-1", "1.5", "86401", "soon"] {
+            let err = b.register(&settings(&[("lock_timeout", bad)])).unwrap_err();
+            assert_eq!(
+                err.message(),
+                format!(
+                    "setting 'lock_timeout' must be a whole number of seconds from 0 to 86400, \
+                     not '{bad}'"
+                )
+            );
+        }
+        b.register(&settings(&[("lock_timeout", "86400")])).unwrap();
+        assert_eq!(b.lock_timeout, Duration::from_secs(86_400));
     }
 
     #[test]

@@ -47,6 +47,14 @@ pub enum StorageError {
         source: std::io::Error,
     },
 
+    /// `OSA_INI_PATH` names a file that does not exist.
+    #[error(
+        "OSA_INI_PATH names {}, which does not exist; point it at your osa.ini, \
+         or unset it to use /etc/ansible/osa.ini (or, without that file, the JSON file)",
+        .path.display()
+    )]
+    NamedIniMissing { path: PathBuf },
+
     /// `osa.ini` is not valid INI.
     #[error("{}, line {line}: {message}", .path.display())]
     IniSyntax {
@@ -200,7 +208,7 @@ mod tests {
         let err = open(Some(&spec), vec![]).err().unwrap();
         assert_eq!(
             err.to_string(),
-            "json backend: unknown setting 'colour' (known: directory)"
+            "json backend: unknown setting 'colour' (known: directory, lock_timeout)"
         );
         assert!(matches!(err, StorageError::Backend { .. }));
     }

@@ -146,7 +146,7 @@ fn backend_selection_mistakes_are_named() {
     std::fs::write(&ini, "[storage]\nbackend = json\n[json]\ncolour = red\n").unwrap();
     assert_eq!(
         site.fails_with(site.with_ini(&ini), &["-G"]),
-        "json backend: unknown setting 'colour' (known: directory)\n"
+        "json backend: unknown setting 'colour' (known: directory, lock_timeout)\n"
     );
 }
 

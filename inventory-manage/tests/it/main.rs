@@ -9,6 +9,7 @@ mod craton;
 #[path = "../../../tests/support/craton.rs"]
 mod craton_server;
 mod errors;
+mod locks;
 #[path = "../../../tests/support/plugins.rs"]
 mod plugin_build;
 mod plugins;

@@ -11,10 +11,11 @@
 use std::fs;
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::fsutil::{FileLock, atomic_write_with_mode, private_dir};
+use crate::fsutil::{FileLock, LockError, LockMode, atomic_write_with_mode, private_dir};
 
 use super::digest;
 
@@ -69,21 +70,21 @@ impl Cache {
         }
     }
 
-    /// Takes the lock of this store in the cache directory (creating the directory),
-    /// saying on standard error when another run holds it.
-    pub fn lock(&self) -> Result<FileLock, String> {
-        private_dir(&self.dir).map_err(|e| format!("cache_dir: {e}"))?;
-        let shown = |e: io::Error| format!("cannot lock {}: {e}", self.lock.display());
-        if let Some(lock) = FileLock::try_acquire(&self.lock).map_err(shown)? {
-            return Ok(lock);
+    /// Takes the lock of this store in the cache directory (creating the directory) in
+    /// `mode`, waiting at most `timeout` and saying so after a second. `None`: a reader
+    /// that may not create the lock file goes on without it.
+    pub fn lock(&self, mode: LockMode, timeout: Duration) -> Result<Option<FileLock>, String> {
+        let created = private_dir(&self.dir).map_err(|e| format!("cache_dir: {e}"));
+        if mode == LockMode::Exclusive {
+            created?;
         }
-        eprintln!(
-            "craton backend: waiting for {}, held by another run using this cache_dir \
-             (fuser {} shows which)",
-            self.lock.display(),
-            self.lock.display()
-        );
-        FileLock::acquire(&self.lock).map_err(shown)
+        FileLock::wait_for(&self.lock, mode, timeout).map_err(|e| match e {
+            LockError::Io(e) => format!("cannot lock {}: {e}", self.lock.display()),
+            timed_out @ LockError::TimedOut(_) => format!(
+                "cannot lock {}: {timed_out} (setting lock_timeout)",
+                self.lock.display()
+            ),
+        })
     }
 
     /// The cached entry, or `None` when there is none usable (with the reason on
@@ -262,10 +263,13 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("cache");
         let a = Cache::new(&dir, "a".into());
-        let held = a.lock().unwrap();
+        let wait = Duration::from_millis(50);
+        let held = a.lock(LockMode::Exclusive, wait).unwrap();
         assert!(FileLock::try_acquire(&a.lock).unwrap().is_none());
+        let e = a.lock(LockMode::Shared, wait).unwrap_err();
+        assert!(e.ends_with("(setting lock_timeout)"), "{e}");
         let b = Cache::new(&dir, "b".into());
-        drop(b.lock().unwrap());
+        drop(b.lock(LockMode::Exclusive, wait).unwrap());
         drop(held);
         assert!(FileLock::try_acquire(&a.lock).unwrap().is_some());
     }

@@ -18,13 +18,16 @@ use reqwest::Url;
 use crate::fsutil::current_euid;
 
 /// The keys of a `type = craton` section, for messages.
-pub const KNOWN_KEYS: &str =
-    "url, project, user, token, token_file, cloud, region, ca_file, timeout, cache_dir";
+pub const KNOWN_KEYS: &str = "url, project, user, token, token_file, cloud, region, ca_file, \
+                              timeout, cache_dir, lock_timeout";
 
 pub const DEFAULT_CLOUD: &str = "openstack-ansible";
 pub const DEFAULT_REGION: &str = "RegionOne";
 const DEFAULT_TIMEOUT: u64 = 30;
 const MAX_TIMEOUT: u64 = 3600;
+/// How long a run waits for another using the same cache_dir (as the other backends).
+const DEFAULT_LOCK_TIMEOUT: u64 = 600;
+const MAX_LOCK_TIMEOUT: u64 = 86_400;
 /// A token file larger than this is not a token (and is not read whole).
 const MAX_TOKEN_LEN: u64 = 4096;
 /// Craton keeps names in 255 characters; the storage region adds a prefix to the region's.
@@ -61,6 +64,8 @@ pub struct CratonConfig {
     pub ca_pem: Option<Vec<u8>>,
     pub timeout: Duration,
     pub cache_dir: PathBuf,
+    /// How long to wait for another run holding the cache_dir lock.
+    pub lock_timeout: Duration,
 }
 
 /// A setting that is missing or wrong.
@@ -148,6 +153,20 @@ impl CratonConfig {
                 }
             },
         };
+        let lock_timeout = match get("lock_timeout") {
+            None => DEFAULT_LOCK_TIMEOUT,
+            Some(text) => match text.parse::<u64>() {
+                Ok(seconds) if seconds <= MAX_LOCK_TIMEOUT => seconds,
+                _ => {
+                    return Err(invalid(
+                        "lock_timeout",
+                        format!(
+                            "'{text}' is not a whole number of seconds from 0 to {MAX_LOCK_TIMEOUT}"
+                        ),
+                    ));
+                }
+            },
+        };
         let cache_dir = match get("cache_dir") {
             Some(dir) if Path::new(dir).is_absolute() => PathBuf::from(dir),
             Some(dir) => {
@@ -173,6 +192,7 @@ impl CratonConfig {
             ca_pem,
             timeout: Duration::from_secs(timeout),
             cache_dir,
+            lock_timeout: Duration::from_secs(lock_timeout),
         })
     }
 }

@@ -47,7 +47,7 @@ use inventory_backend::{BackendError, Settings, StorageBackend};
 use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
 
-use crate::fsutil::FileLock;
+use crate::fsutil::{FileLock, LockMode};
 
 use self::cache::{Cache, Entry, Places, RevisionCell};
 use self::client::{Api, ApiError};
@@ -152,6 +152,8 @@ pub struct CratonBackend {
     cache: Cache,
     /// Held from `load` until `write` finishes or the backend is dropped.
     lock: Option<FileLock>,
+    /// Whether `lock` is the exclusive one `load` takes (`load_for_reading` shares it).
+    exclusive: bool,
     snapshot: Option<Snapshot>,
 }
 
@@ -167,6 +169,7 @@ impl CratonBackend {
             api: None,
             cache,
             lock: None,
+            exclusive: false,
             snapshot: None,
         }
     }
@@ -694,6 +697,23 @@ impl CratonBackend {
         )))
     }
 
+    fn load_locked(&mut self, mode: LockMode) -> Result<Option<String>, BackendError> {
+        self.snapshot = None;
+        // A lock taken by an earlier call is released first: a second handle would wait
+        // for ourselves.
+        self.lock = None;
+        self.exclusive = false;
+        self.lock = self
+            .cache
+            .lock(mode, self.config.lock_timeout)
+            .map_err(BackendError::new)?;
+        self.exclusive = mode == LockMode::Exclusive;
+        let snapshot = self.survey()?;
+        let text = snapshot.text.clone();
+        self.snapshot = Some(snapshot);
+        Ok(text)
+    }
+
     fn write_loaded(&mut self, snapshot: Snapshot, text: &str) -> Result<(), BackendError> {
         // Checked before anything is sent: what cannot become a fleet is not stored.
         let wanted = fleet::from_inventory(text)
@@ -730,20 +750,16 @@ impl StorageBackend for CratonBackend {
     }
 
     fn load(&mut self) -> Result<Option<String>, BackendError> {
-        self.snapshot = None;
-        // A lock taken by an earlier call is released first: a second handle would wait
-        // for ourselves.
-        self.lock = None;
-        self.lock = Some(self.cache.lock().map_err(BackendError::new)?);
-        let snapshot = self.survey()?;
-        let text = snapshot.text.clone();
-        self.snapshot = Some(snapshot);
-        Ok(text)
+        self.load_locked(LockMode::Exclusive)
+    }
+
+    fn load_for_reading(&mut self) -> Result<Option<String>, BackendError> {
+        self.load_locked(LockMode::Shared)
     }
 
     fn write(&mut self, inventory: &str) -> Result<(), BackendError> {
         let snapshot = match self.snapshot.take() {
-            Some(snapshot) if self.lock.is_some() => snapshot,
+            Some(snapshot) if self.exclusive => snapshot,
             _ => {
                 self.load()?;
                 self.snapshot.take().expect("load sets it")
@@ -752,6 +768,7 @@ impl StorageBackend for CratonBackend {
         let result = self.write_loaded(snapshot, inventory);
         // The cycle is over whether or not it worked; a later `write` loads again.
         self.lock = None;
+        self.exclusive = false;
         result
     }
 
