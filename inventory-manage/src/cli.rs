@@ -99,6 +99,16 @@ pub struct StoreArgs {
     #[arg(long, value_name = "SECTION", global = true)]
     pub backend: Option<String>,
 
+    /// migrate: the osa.ini section of the backend to copy from (default: --file,
+    /// --backend, or the active backend); before or after `migrate`
+    #[arg(
+        long,
+        value_name = "SECTION",
+        global = true,
+        conflicts_with_all = ["file", "backend"]
+    )]
+    pub from: Option<String>,
+
     /// Configuration directory holding openstack_inventory.json for the JSON backend
     /// (default: $OSA_CONFIG_DIR, then /etc/openstack_deploy)
     #[arg(long, value_name = "DIR", env = "OSA_CONFIG_DIR", global = true)]
@@ -118,10 +128,6 @@ pub enum Command {
         /// The osa.ini section of the backend to copy to
         #[arg(long, value_name = "SECTION")]
         to: String,
-        /// The osa.ini section of the backend to copy from (default: --file, --backend,
-        /// or the active backend)
-        #[arg(long, value_name = "SECTION", conflicts_with_all = ["file", "backend"])]
-        from: Option<String>,
         /// Replace an inventory the destination already holds
         #[arg(long)]
         force: bool,
@@ -143,11 +149,19 @@ pub enum Action {
 impl Cli {
     /// What clap cannot check: an action flag given with a subcommand.
     pub fn check(&self) -> Result<(), clap::Error> {
+        if self.store.from.is_some() && !matches!(self.command, Some(Command::Migrate { .. })) {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            return Err(cmd.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "the argument '--from <SECTION>' can only be used with 'migrate'",
+            ));
+        }
         let Some(command) = &self.command else {
             return Ok(());
         };
-        if let Command::Migrate { from: Some(_), .. } = command {
-            // Given before the subcommand, a global option escapes clap's conflict check.
+        if let (Command::Migrate { .. }, Some(_)) = (command, &self.store.from) {
+            // Given on both sides of the subcommand, global options escape clap's
+            // conflict check.
             let global = if self.store.file.is_some() {
                 Some("--file <FILE>")
             } else if self.store.backend.is_some() {

@@ -57,8 +57,8 @@ fn execute(cli: &Cli) -> Result<String> {
     let mut stores = Stores::new(cli.store.config.as_deref());
     match &cli.command {
         Some(Command::Dump { output }) => dump(&mut stores, cli, output.as_deref()),
-        Some(Command::Migrate { to, from, force }) => {
-            migrate(&mut stores, cli, from.as_deref(), to, *force)
+        Some(Command::Migrate { to, force }) => {
+            migrate(&mut stores, cli, cli.store.from.as_deref(), to, *force)
         }
         None => match cli.action() {
             Some(action) => act(&mut stores, cli, action),

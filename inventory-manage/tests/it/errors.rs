@@ -310,3 +310,48 @@ fn dump_to_an_unwritable_place_fails() {
     );
     assert!(!target.exists());
 }
+
+#[test]
+fn from_is_accepted_before_or_after_migrate_and_only_with_it() {
+    let site = Site::prod();
+    let other = tempfile::tempdir().unwrap();
+    let ini = osa_ini(
+        &site,
+        "json",
+        &format!(
+            "{}{}",
+            json_section("json", site.path()),
+            json_section("other", other.path())
+        ),
+    );
+    // As the usage line shows it: --from before the subcommand.
+    let out = site
+        .with_ini(&ini)
+        .args(["--from", "json", "migrate", "--to", "other"])
+        .output()
+        .unwrap();
+    assert!(ok(out).starts_with("Copied the inventory from "));
+    assert_eq!(
+        std::fs::read_to_string(other.path().join(INVENTORY)).unwrap(),
+        site.inventory_text().unwrap()
+    );
+    // And after it, as before.
+    let out = site
+        .with_ini(&ini)
+        .args(["migrate", "--from", "json", "--to", "other", "--force"])
+        .output()
+        .unwrap();
+    assert!(ok(out).contains("already holds this inventory"));
+    // Not with another action.
+    let out = site
+        .with_ini(&ini)
+        .args(["--from", "json", "-l"])
+        .output()
+        .unwrap();
+    let stderr = failed(out, 2);
+    assert!(
+        stderr
+            .starts_with("error: the argument '--from <SECTION>' can only be used with 'migrate'"),
+        "{stderr}"
+    );
+}
