@@ -7,7 +7,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     // --- Upstream messages (spec §1, §3) ---
-    #[error("Could not read data sources: '{0}'.")]
+    // Upstream's sentence, then how to point at the configuration (ours).
+    #[error(
+        "Could not read data sources: '{0}'. No openstack_user_config.yml (or conf.d/*.yml) \
+         with a configuration was found there: give its directory with --config DIR or \
+         OSA_CONFIG_DIR."
+    )]
     MissingDataSource(String),
 
     #[error("No container CIDR specified in user config")]

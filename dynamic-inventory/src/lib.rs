@@ -125,6 +125,20 @@ fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
     clock.lap(log, "generating");
 
     let unknown = generate::unknown_config_groups(&config, &env);
+    // Said on every run, not only with --check: a misspelt group silently places nothing.
+    let warnings: Vec<String> = unknown
+        .iter()
+        .map(|group| {
+            let hint = match generate::closest_group(group, &env) {
+                Some(known) => format!(" (did you mean {known}?)"),
+                None => String::new(),
+            };
+            format!(
+                "warning: group {group} in the configuration is not a host group of the \
+                 environment, so its hosts get no services{hint}"
+            )
+        })
+        .collect();
     // The configuration is not needed any more; free it, and what generation freed,
     // before the text is built.
     drop((config, env));
@@ -177,7 +191,7 @@ fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
     };
     Ok(Outcome {
         stdout,
-        stderr: Vec::new(),
+        stderr: warnings,
         code: ExitCode::SUCCESS,
     })
 }

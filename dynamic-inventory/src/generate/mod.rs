@@ -68,6 +68,18 @@ pub fn unknown_config_groups(config: &Config, env: &Environment) -> Vec<String> 
         .collect()
 }
 
+/// The host group of the environment whose name is closest to `unknown` (a typo such as
+/// `compte_hosts`), when one is close enough to be the likely meaning.
+pub fn closest_group<'e>(unknown: &str, env: &'e Environment) -> Option<&'e str> {
+    let known = env.get("physical_skel").and_then(Value::as_object)?;
+    let (name, distance) = known
+        .keys()
+        .map(|k| (k.as_str(), strsim::levenshtein(unknown, k)))
+        .min_by_key(|(name, distance)| (*distance, *name))?;
+    // A third of the name may differ: `compte_hosts`, `computehosts`, `compute_host`.
+    (distance <= (unknown.len() / 3).max(2)).then_some(name)
+}
+
 // ---------------------------------------------------------------------------------------
 // Small helpers shared by the steps.
 

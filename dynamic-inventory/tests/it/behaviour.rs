@@ -542,6 +542,31 @@ fn check_reports_groups_unknown_to_the_environment() {
 }
 
 #[test]
+fn every_run_warns_of_groups_unknown_to_the_environment() {
+    let d = Deployment::with_config(&small_config(
+        "compte_hosts:\n  compute9:\n    ip: 172.29.236.39\n\
+         spare_things:\n  spare1:\n    ip: 172.29.236.31\n",
+    ));
+    let out = d.run(&[]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "warning: group compte_hosts in the configuration is not a host group of the \
+         environment, so its hosts get no services (did you mean compute_hosts?)\n\
+         warning: group spare_things in the configuration is not a host group of the \
+         environment, so its hosts get no services\n"
+    );
+    // The inventory is printed and stored as usual, the misspelt group's host in no
+    // service group (as upstream does).
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        d.inventory_text().unwrap()
+    );
+    let inventory = d.inventory();
+    assert!(!group_hosts(&inventory, "compute_hosts").contains(&"compute9".to_string()));
+}
+
+#[test]
 fn host_prints_one_hosts_variables() {
     let d = Deployment::with_config(&small_config(""));
     let inventory = d.json(&[]);

@@ -587,7 +587,9 @@ fn no_configuration_at_all() {
     let stderr = d.fails(&[]);
     let dir = display(d.path());
     let expected = format!(
-        "Could not read data sources: '['{dir}', '/etc/openstack_deploy', '{dir}/conf.d', '/etc/openstack_deploy/conf.d']'."
+        "Could not read data sources: '['{dir}', '/etc/openstack_deploy', '{dir}/conf.d', '/etc/openstack_deploy/conf.d']'. \
+         No openstack_user_config.yml (or conf.d/*.yml) with a configuration was found there: \
+         give its directory with --config DIR or OSA_CONFIG_DIR."
     );
     assert_eq!(stderr.trim(), expected);
 
