@@ -182,3 +182,64 @@ fn a_failing_inventory_fails_ansible() {
         String::from_utf8_lossy(&out.stderr).contains("No container CIDR specified in user config")
     );
 }
+
+/// `ansible-playbook` on a broken configuration, with the Ansible settings given by
+/// `ANSIBLE_CONFIG` and nothing else.
+fn playbook_on_a_broken_configuration(ansible_cfg: &Path) -> std::process::Output {
+    let d = Deployment::with_config("cidr_networks: {}\n");
+    let binary = assert_cmd::cargo::cargo_bin("dynamic-inventory");
+    // A play on a group of the inventory: without the inventory it has nothing to do.
+    let playbook = d.path().join("all-hosts.yml");
+    std::fs::write(
+        &playbook,
+        "- hosts: galera_all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.ping:\n",
+    )
+    .unwrap();
+    Command::new(ansible_bin().join("ansible-playbook"))
+        .arg("-i")
+        .arg(&binary)
+        .arg(&playbook)
+        .env("ANSIBLE_CONFIG", ansible_cfg)
+        .env_remove("ANSIBLE_INVENTORY_UNPARSED_FAILED")
+        .env_remove("ANSIBLE_INVENTORY_ENABLED")
+        .env("OSA_CONFIG_DIR", d.path())
+        .env("OSA_INI_PATH", d.path().join("no-osa.ini"))
+        .env("ANSIBLE_LOCAL_TEMP", d.path().join(".ansible-tmp"))
+        .env("ANSIBLE_HOME", d.path().join(".ansible"))
+        .current_dir(d.path())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_shipped_ansible_settings_make_a_failing_inventory_fail_the_playbook() {
+    // Ansible's defaults: the failing script is skipped, the play runs on no host and
+    // "succeeds". This is what the settings are for.
+    let empty = tempfile::tempdir().unwrap();
+    let defaults = empty.path().join("ansible.cfg");
+    std::fs::write(&defaults, "[defaults]\n").unwrap();
+    let out = playbook_on_a_broken_configuration(&defaults);
+    assert!(
+        out.status.success(),
+        "Ansible's defaults no longer hide a failing inventory: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The shipped example, copied as an operator would (Ansible wants a .cfg name).
+    let shipped = empty.path().join("shipped.cfg");
+    std::fs::copy(
+        project_root().join("etc/ansible/ansible.cfg.example"),
+        &shipped,
+    )
+    .unwrap();
+    let out = playbook_on_a_broken_configuration(&shipped);
+    assert!(
+        !out.status.success(),
+        "the playbook ran on a failing inventory"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No container CIDR specified in user config"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
