@@ -80,6 +80,10 @@ pub struct Inventory {
     pub hostvars: HostVars,
     /// Keys of `_meta` other than `hostvars`, kept as they are.
     pub meta_extra: Map,
+    /// Loading read some group members that the inventory writes differently (see
+    /// [`Inventory::from_value`]), so it is not written as the stored text was and its
+    /// [`Inventory::fingerprint`] matches no text: the next save writes it.
+    pub normalised: bool,
 }
 
 /// Why a stored inventory cannot be used.
@@ -96,6 +100,16 @@ impl Inventory {
     }
 
     /// Takes apart a parsed inventory document, checking its shape.
+    ///
+    /// Every shape upstream writes is read. Members of a group's `hosts` that are not
+    /// strings (see [`member_name`]) are read as upstream meant them: `lxc_hosts` (and
+    /// the `nspawn_hosts` of older releases) list the `physical_host` of every entry,
+    /// which is `null` for a host that hosts nothing, or whatever a host or container
+    /// variable set; those members name no host and are dropped (the generator rebuilds
+    /// `lxc_hosts` on every run). In another group's `hosts`, a number, boolean or `null`
+    /// is a host configured under a YAML key of that type, which upstream's
+    /// `_meta.hostvars` holds under its JSON text (`1`, `true`, `null`): it is read as
+    /// that name. Anything else upstream never writes, and is refused.
     pub fn from_value(value: Val) -> Result<Inventory, ShapeError> {
         let Val::Map(top) = value else {
             return Err(ShapeError("the inventory is not a JSON object".into()));
@@ -103,7 +117,7 @@ impl Inventory {
         let mut inventory = Inventory::default();
         for (key, value) in top.into_entries() {
             if key.as_str() != "_meta" {
-                let group = group_from_value(&key, value)?;
+                let group = group_from_value(&key, value, &mut inventory.normalised)?;
                 inventory.groups.insert(key, group);
                 continue;
             }
@@ -205,10 +219,16 @@ impl Inventory {
     }
 
     /// A fingerprint of the inventory text, to tell whether a run changed anything
-    /// without keeping a copy of the loaded inventory.
+    /// without keeping a copy of the loaded inventory. For an inventory whose loading
+    /// dropped or rewrote members ([`Inventory::normalised`]), the stored text differs
+    /// from the inventory's text, and the fingerprint matches no text at all.
     pub fn fingerprint(&self) -> u128 {
         let mut fingerprinter = crate::pyjson::Fingerprinter::new();
         self.write(&mut fingerprinter);
+        if self.normalised {
+            // The writer never emits a NUL byte: no text it writes hashes like this.
+            fingerprinter.put(b"\0normalised");
+        }
         fingerprinter.finish()
     }
 }
@@ -242,15 +262,17 @@ fn write_group<S: Sink>(w: &mut Writer<'_, S>, group: &Group) {
     w.end_object(open);
 }
 
-fn group_from_value(name: &str, value: Val) -> Result<Group, ShapeError> {
+fn group_from_value(name: &str, value: Val, normalised: &mut bool) -> Result<Group, ShapeError> {
     let Val::Map(map) = value else {
         return Err(ShapeError(format!("group \"{name}\" is not an object")));
     };
     let mut group = Group::default();
     for (key, value) in map.into_entries() {
         match key.as_str() {
-            "hosts" => group.hosts = Some(names_from_value(name, "hosts", value)?),
-            "children" => group.children = Some(names_from_value(name, "children", value)?),
+            "hosts" => group.hosts = Some(names_from_value(name, "hosts", value, normalised)?),
+            "children" => {
+                group.children = Some(names_from_value(name, "children", value, normalised)?)
+            }
             _ => {
                 group.extra.insert(&key, value);
             }
@@ -259,7 +281,12 @@ fn group_from_value(name: &str, value: Val) -> Result<Group, ShapeError> {
     Ok(group)
 }
 
-fn names_from_value(group: &str, key: &str, value: Val) -> Result<Names, ShapeError> {
+fn names_from_value(
+    group: &str,
+    key: &str,
+    value: Val,
+    normalised: &mut bool,
+) -> Result<Names, ShapeError> {
     let Val::List(items) = value else {
         return Err(ShapeError(format!(
             "\"{key}\" of group \"{group}\" is not a list"
@@ -267,15 +294,62 @@ fn names_from_value(group: &str, key: &str, value: Val) -> Result<Names, ShapeEr
     };
     let mut names = Names::with_capacity_and_hasher(items.len(), FxBuildHasher);
     for item in items {
-        let Val::Str(s) = item else {
-            return Err(ShapeError(format!(
-                "\"{key}\" of group \"{group}\" holds {}, which is not a name",
-                item.to_json()
-            )));
+        let name = match item {
+            Val::Str(s) => s,
+            other => match member_name(group, key, &other) {
+                Member::Name(name) => {
+                    *normalised = true;
+                    name
+                }
+                Member::Dropped => {
+                    *normalised = true;
+                    continue;
+                }
+                Member::Refused => {
+                    return Err(ShapeError(format!(
+                        "\"{key}\" of group \"{group}\" holds {}, which is not a name",
+                        other.to_json()
+                    )));
+                }
+            },
         };
-        names.insert(s);
+        names.insert(name);
     }
     Ok(names)
+}
+
+/// Groups upstream fills with the `physical_host` of every entry, whatever its value.
+const PHYSICAL_HOST_GROUPS: [&str; 2] = ["lxc_hosts", "nspawn_hosts"];
+
+/// How a member of a group's list that is not a string is read.
+enum Member {
+    /// The name it stands for.
+    Name(Text),
+    /// It names no host.
+    Dropped,
+    /// Upstream never writes it.
+    Refused,
+}
+
+/// What upstream meant by a member of `group`'s `key` list that is not a string.
+fn member_name(group: &str, key: &str, member: &Val) -> Member {
+    if key != "hosts" {
+        // Child groups are the environment's names and the generator's: always strings.
+        return Member::Refused;
+    }
+    if PHYSICAL_HOST_GROUPS.contains(&group) {
+        return Member::Dropped;
+    }
+    match member {
+        // `json.dumps` writes a dict key of these types as this text.
+        Val::Null => Member::Name(Text::new("null")),
+        Val::Bool(b) => Member::Name(Text::new(if *b { "true" } else { "false" })),
+        Val::Int(n) => Member::Name(Text::new(&n.to_string())),
+        Val::UInt(n) => Member::Name(Text::new(&n.to_string())),
+        Val::Float(f) => Member::Name(Text::new(&crate::pyjson::python_float_repr(*f))),
+        Val::Str(s) => Member::Name(*s),
+        Val::List(_) | Val::Map(_) => Member::Refused,
+    }
 }
 
 #[cfg(test)]
@@ -286,15 +360,85 @@ mod tests {
     fn round_trips_the_upstream_layout() {
         let text = "{\n    \"_meta\": {\n        \"hostvars\": {\n            \"a\": {\n                \"x\": 1\n            }\n        }\n    },\n    \"all\": {\n        \"vars\": {}\n    },\n    \"g\": {\n        \"children\": [],\n        \"hosts\": [\n            \"b\",\n            \"a\"\n        ]\n    }\n}\n";
         let inv = Inventory::parse(text).unwrap();
+        assert!(!inv.normalised);
         assert_eq!(inv.to_text(), text);
         assert_eq!(inv.fingerprint(), text_fingerprint(text));
     }
 
     #[test]
     fn rejects_malformed_groups() {
-        let err = Inventory::parse(r#"{"g": {"hosts": [1]}}"#).unwrap_err();
+        let err = Inventory::parse(r#"{"g": {"hosts": [[1]]}}"#).unwrap_err();
+        assert_eq!(
+            err.0,
+            "\"hosts\" of group \"g\" holds [1], which is not a name"
+        );
+        let err = Inventory::parse(r#"{"g": {"hosts": [{"a": 1}]}}"#).unwrap_err();
         assert!(err.0.contains("group \"g\""), "{err}");
+        let err = Inventory::parse(r#"{"g": {"hosts": "a"}}"#).unwrap_err();
+        assert_eq!(err.0, "\"hosts\" of group \"g\" is not a list");
         let err = Inventory::parse("{").unwrap_err();
         assert!(err.0.contains("not valid JSON"), "{err}");
+    }
+
+    #[test]
+    fn children_are_always_names() {
+        for child in ["null", "1", "true", "[\"a\"]"] {
+            let text = format!(r#"{{"g": {{"children": ["a", {child}]}}}}"#);
+            let err = Inventory::parse(&text).unwrap_err();
+            assert_eq!(
+                err.0,
+                format!("\"children\" of group \"g\" holds {child}, which is not a name")
+            );
+        }
+        // In lxc_hosts too: only its hosts are physical_host values.
+        let err = Inventory::parse(r#"{"lxc_hosts": {"children": [null]}}"#).unwrap_err();
+        assert!(
+            err.0.contains("\"children\" of group \"lxc_hosts\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn physical_host_groups_drop_members_that_are_not_names() {
+        // Upstream lists every entry's physical_host: null for a host hosting nothing, or
+        // whatever value a host or container variable gave it.
+        for group in ["lxc_hosts", "nspawn_hosts"] {
+            let text = format!(
+                r#"{{"{group}": {{"hosts": [null, "infra1", 7, 1.5, true, [1], {{"a": null}}, "infra2"]}}}}"#
+            );
+            let inv = Inventory::parse(&text).unwrap();
+            let hosts: Vec<&str> = inv.groups[group].hosts().map(Text::as_str).collect();
+            assert_eq!(hosts, ["infra1", "infra2"], "{group}");
+            assert!(inv.normalised);
+        }
+    }
+
+    #[test]
+    fn scalar_hosts_are_the_names_upstream_stored_them_under() {
+        // A host configured as `1:`, `yes:`, `1.5:` or `~:` in YAML: json.dumps writes
+        // its hostvars key as this text and the group member as the value.
+        let text = r#"{"foo_hosts": {"hosts": [1, true, false, 1.5, 1e-05, null, -3, "a"]}}"#;
+        let inv = Inventory::parse(text).unwrap();
+        let hosts: Vec<&str> = inv.groups["foo_hosts"].hosts().map(Text::as_str).collect();
+        assert_eq!(
+            hosts,
+            ["1", "true", "false", "1.5", "1e-05", "null", "-3", "a"]
+        );
+        assert!(inv.normalised);
+    }
+
+    #[test]
+    fn a_normalised_inventory_matches_no_text() {
+        let upstream = "{\n    \"_meta\": {\n        \"hostvars\": {}\n    },\n    \"lxc_hosts\": {\n        \"hosts\": [\n            null,\n            \"infra1\"\n        ]\n    }\n}\n";
+        let inv = Inventory::parse(upstream).unwrap();
+        assert!(inv.normalised);
+        let written = inv.to_text();
+        assert_eq!(written, upstream.replace("            null,\n", ""));
+        assert_ne!(inv.fingerprint(), text_fingerprint(&written));
+        assert_ne!(inv.fingerprint(), text_fingerprint(upstream));
+        // Read back, the written text is what it says.
+        let again = Inventory::parse(&written).unwrap();
+        assert!(!again.normalised);
+        assert_eq!(again.fingerprint(), text_fingerprint(&written));
     }
 }

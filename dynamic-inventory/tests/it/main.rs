@@ -11,3 +11,4 @@ mod reproducible;
 mod storage;
 mod support;
 mod synthetic;
+mod upstream_shapes;

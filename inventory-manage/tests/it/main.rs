@@ -15,3 +15,4 @@ mod plugin_build;
 mod plugins;
 mod support;
 mod tables;
+mod upstream_shapes;
