@@ -58,6 +58,8 @@ pub const SCHEMA_VERSION: i64 = 1;
 
 /// How long a run waits for another one, by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(600);
+/// The largest `lock_timeout` accepted, in seconds (a day, as the JSON backend).
+pub const MAX_LOCK_TIMEOUT: u64 = 86_400;
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS history (
@@ -275,11 +277,19 @@ impl StorageBackend for SqliteBackend {
             match key.as_str() {
                 "database" => database = Some(value.trim()),
                 "lock_timeout" => {
-                    let seconds: u64 = value.trim().parse().map_err(|_| {
-                        BackendError::new(format_args!(
-                            "setting 'lock_timeout' must be a number of seconds, not '{value}'"
-                        ))
-                    })?;
+                    // SQLite's busy timeout is a C int of milliseconds: a day is far
+                    // below its limit (about 24.8 days), which panics inside rusqlite.
+                    let seconds = value
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|s| *s <= MAX_LOCK_TIMEOUT)
+                        .ok_or_else(|| {
+                            BackendError::new(format_args!(
+                                "setting 'lock_timeout' must be a whole number of seconds from \
+                                 0 to {MAX_LOCK_TIMEOUT}, not '{value}'"
+                            ))
+                        })?;
                     lock_timeout = Duration::from_secs(seconds);
                 }
                 other => {

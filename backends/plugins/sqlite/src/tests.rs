@@ -41,7 +41,13 @@ fn settings_are_checked() {
         ),
         (
             &[("database", "/x"), ("lock_timeout", "soon")][..],
-            "setting 'lock_timeout' must be a number of seconds, not 'soon'",
+            "setting 'lock_timeout' must be a whole number of seconds from 0 to 86400, not 'soon'",
+        ),
+        (
+            // Once a panic inside rusqlite (beyond a C int of milliseconds).
+            &[("database", "/x"), ("lock_timeout", "2147484")][..],
+            "setting 'lock_timeout' must be a whole number of seconds from 0 to 86400, \
+             not '2147484'",
         ),
     ] {
         let err = b.register(&settings(pairs)).unwrap_err().to_string();
