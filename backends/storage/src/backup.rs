@@ -15,13 +15,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tar::{Archive, Builder, EntryType, Header};
 
-use crate::fsutil::atomic_write;
+use crate::fsutil::atomic_write_limited;
 
 /// How many members the archive keeps, the newest one included.
 pub const MAX_BACKUPS: usize = 15;
 
 /// The mode of a new member (what upstream's files usually have).
 const MEMBER_MODE: u32 = 0o644;
+
+/// The mode of a new archive, before the caller's limit.
+const NEW_ARCHIVE_MODE: u32 = 0o644;
 
 /// One member read from an existing archive, rewritten as it was.
 struct Member {
@@ -39,11 +42,16 @@ struct Member {
 /// [`MAX_BACKUPS`] members are kept; the oldest (first in the archive) are
 /// dropped. A missing archive is created. An archive that cannot be read as
 /// tar is an error naming it: old backups are never discarded silently.
+///
+/// The archive's permissions (those it had, or 0644 for a new one) are reduced
+/// to `mode_limit`: the caller passes the backed-up file's, so that the copies
+/// are never readable by more users than the original.
 pub fn append_backup(
     archive: &Path,
     member_prefix: &str,
     contents: &[u8],
     now: SystemTime,
+    mode_limit: u32,
 ) -> io::Result<String> {
     let secs = now
         .duration_since(UNIX_EPOCH)
@@ -82,7 +90,8 @@ pub fn append_backup(
     members.drain(..excess);
 
     let bytes = build_archive(members).map_err(|e| with_path(archive, "cannot build", e))?;
-    atomic_write(archive, &bytes).map_err(|e| with_path(archive, "cannot write", e))?;
+    atomic_write_limited(archive, &bytes, NEW_ARCHIVE_MODE, mode_limit)
+        .map_err(|e| with_path(archive, "cannot write", e))?;
     Ok(name)
 }
 
@@ -258,7 +267,7 @@ mod tests {
     fn creates_archive_with_named_member() {
         let dir = tempfile::tempdir().unwrap();
         let archive = dir.path().join("backup.tar");
-        let name = append_backup(&archive, PREFIX, b"{}\n", at(1_700_000_000)).unwrap();
+        let name = append_backup(&archive, PREFIX, b"{}\n", at(1_700_000_000), 0o7777).unwrap();
         assert_eq!(name, "openstack_inventory.json-20231114_221320.json");
         let m = members(&archive);
         assert_eq!(m.len(), 1);
@@ -273,10 +282,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let archive = dir.path().join("backup.tar");
         let t = at(1_700_000_000);
-        let a = append_backup(&archive, PREFIX, b"a", t).unwrap();
-        let b = append_backup(&archive, PREFIX, b"b", t).unwrap();
-        let c = append_backup(&archive, PREFIX, b"c", t).unwrap();
-        let d = append_backup(&archive, PREFIX, b"d", at(1_700_000_001)).unwrap();
+        let a = append_backup(&archive, PREFIX, b"a", t, 0o7777).unwrap();
+        let b = append_backup(&archive, PREFIX, b"b", t, 0o7777).unwrap();
+        let c = append_backup(&archive, PREFIX, b"c", t, 0o7777).unwrap();
+        let d = append_backup(&archive, PREFIX, b"d", at(1_700_000_001), 0o7777).unwrap();
         assert_eq!(a, "openstack_inventory.json-20231114_221320.json");
         assert_eq!(b, "openstack_inventory.json-20231114_221320-1.json");
         assert_eq!(c, "openstack_inventory.json-20231114_221320-2.json");
@@ -296,7 +305,9 @@ mod tests {
         let mut all = Vec::new();
         for i in 0..20u64 {
             let data = format!("v{i}");
-            all.push(append_backup(&archive, PREFIX, data.as_bytes(), at(1_000 + i)).unwrap());
+            all.push(
+                append_backup(&archive, PREFIX, data.as_bytes(), at(1_000 + i), 0o7777).unwrap(),
+            );
             assert_eq!(names(&archive).len(), (i as usize + 1).min(MAX_BACKUPS));
         }
         assert_eq!(names(&archive), all[5..].to_vec());
@@ -311,8 +322,8 @@ mod tests {
     fn readable_by_gnu_tar() {
         let dir = tempfile::tempdir().unwrap();
         let archive = dir.path().join("backup.tar");
-        let a = append_backup(&archive, PREFIX, b"one", at(1_700_000_000)).unwrap();
-        let b = append_backup(&archive, PREFIX, b"two", at(1_700_000_000)).unwrap();
+        let a = append_backup(&archive, PREFIX, b"one", at(1_700_000_000), 0o7777).unwrap();
+        let b = append_backup(&archive, PREFIX, b"two", at(1_700_000_000), 0o7777).unwrap();
         let out = Command::new("tar")
             .arg("-tf")
             .arg(&archive)
@@ -341,8 +352,8 @@ mod tests {
     fn readable_by_python_tarfile() {
         let dir = tempfile::tempdir().unwrap();
         let archive = dir.path().join("backup.tar");
-        let a = append_backup(&archive, PREFIX, b"one", at(1_700_000_000)).unwrap();
-        let b = append_backup(&archive, PREFIX, b"two", at(1_700_000_002)).unwrap();
+        let a = append_backup(&archive, PREFIX, b"one", at(1_700_000_000), 0o7777).unwrap();
+        let b = append_backup(&archive, PREFIX, b"two", at(1_700_000_002), 0o7777).unwrap();
         let script = "import sys, tarfile\n\
             with tarfile.open(sys.argv[1]) as t:\n\
             \x20   for m in t.getmembers():\n\
@@ -387,7 +398,7 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let name = append_backup(&archive, PREFIX, b"new", at(1_700_000_000)).unwrap();
+        let name = append_backup(&archive, PREFIX, b"new", at(1_700_000_000), 0o7777).unwrap();
         let m = members(&archive);
         let long = format!("{}.json", "x".repeat(150));
         assert_eq!(
@@ -414,7 +425,7 @@ mod tests {
         let archive = dir.path().join("backup.tar");
         for garbage in [b"not a tar archive".to_vec(), vec![b'x'; 1024]] {
             fs::write(&archive, &garbage).unwrap();
-            let err = append_backup(&archive, PREFIX, b"x", at(0)).unwrap_err();
+            let err = append_backup(&archive, PREFIX, b"x", at(0), 0o7777).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidData);
             assert!(
                 err.to_string().contains(&archive.display().to_string()),
@@ -429,11 +440,11 @@ mod tests {
     fn truncated_archive_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let archive = dir.path().join("backup.tar");
-        append_backup(&archive, PREFIX, &vec![b'a'; 5000], at(0)).unwrap();
+        append_backup(&archive, PREFIX, &vec![b'a'; 5000], at(0), 0o7777).unwrap();
         let bytes = fs::read(&archive).unwrap();
         // Cut inside the member's data, at a block boundary.
         fs::write(&archive, &bytes[..2048]).unwrap();
-        let err = append_backup(&archive, PREFIX, b"x", at(1)).unwrap_err();
+        let err = append_backup(&archive, PREFIX, b"x", at(1), 0o7777).unwrap_err();
         assert!(err.to_string().contains("damaged"), "{err}");
         assert_eq!(fs::read(&archive).unwrap(), &bytes[..2048]);
     }
@@ -443,7 +454,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let archive = dir.path().join("backup.tar");
         fs::write(&archive, b"").unwrap();
-        let name = append_backup(&archive, PREFIX, b"x", at(0)).unwrap();
+        let name = append_backup(&archive, PREFIX, b"x", at(0), 0o7777).unwrap();
         assert_eq!(names(&archive), vec![name]);
     }
 
@@ -457,7 +468,7 @@ mod tests {
         h.set_mode(0o755);
         b.append_data(&mut h, "somedir/", io::empty()).unwrap();
         fs::write(&archive, b.into_inner().unwrap()).unwrap();
-        let err = append_backup(&archive, PREFIX, b"x", at(0)).unwrap_err();
+        let err = append_backup(&archive, PREFIX, b"x", at(0), 0o7777).unwrap_err();
         assert!(err.to_string().contains("somedir"), "{err}");
     }
 
@@ -465,8 +476,14 @@ mod tests {
     fn clock_before_epoch_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let archive = dir.path().join("backup.tar");
-        let err =
-            append_backup(&archive, PREFIX, b"x", UNIX_EPOCH - Duration::from_secs(1)).unwrap_err();
+        let err = append_backup(
+            &archive,
+            PREFIX,
+            b"x",
+            UNIX_EPOCH - Duration::from_secs(1),
+            0o7777,
+        )
+        .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert!(!archive.exists());
     }

@@ -31,6 +31,19 @@ pub fn atomic_write(path: &Path, contents: &[u8]) -> io::Result<()> {
 /// [`atomic_write`], giving a file created anew the permissions `new_mode` (`0o600` for
 /// data only its owner may read) instead of `0644`.
 pub fn atomic_write_with_mode(path: &Path, contents: &[u8], new_mode: u32) -> io::Result<()> {
+    atomic_write_limited(path, contents, new_mode, 0o7777)
+}
+
+/// [`atomic_write_with_mode`], with the permissions (kept or new) reduced to those of
+/// `limit`: a copy of private data (the inventory's backup archive) is never readable by
+/// more users than the original. The limit applies before the rename, so no other user
+/// ever sees the file with wider permissions.
+pub fn atomic_write_limited(
+    path: &Path,
+    contents: &[u8],
+    new_mode: u32,
+    limit: u32,
+) -> io::Result<()> {
     let target = resolve_symlink(path)?;
     let dir = parent_dir(&target);
     let file_name = target
@@ -57,7 +70,7 @@ pub fn atomic_write_with_mode(path: &Path, contents: &[u8], new_mode: u32) -> io
         .suffix(".tmp")
         .tempfile_in(dir)?;
     tmp.as_file_mut().write_all(contents)?;
-    copy_metadata(tmp.as_file(), existing.as_ref(), new_mode)?;
+    copy_metadata(tmp.as_file(), existing.as_ref(), new_mode, limit)?;
     tmp.as_file().sync_all()?;
     // `persist` renames over the target; on error the temporary file is
     // still owned by the returned error and deleted when it is dropped.
@@ -86,10 +99,15 @@ fn parent_dir(path: &Path) -> &Path {
 }
 
 #[cfg(unix)]
-fn copy_metadata(tmp: &File, existing: Option<&fs::Metadata>, new_mode: u32) -> io::Result<()> {
+fn copy_metadata(
+    tmp: &File,
+    existing: Option<&fs::Metadata>,
+    new_mode: u32,
+    limit: u32,
+) -> io::Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-    let mode = existing.map_or(new_mode, |m| m.mode() & 0o7777);
+    let mode = existing.map_or(new_mode, |m| m.mode() & 0o7777) & limit;
     tmp.set_permissions(fs::Permissions::from_mode(mode))?;
     if let Some(old) = existing {
         let new = tmp.metadata()?;
@@ -108,7 +126,12 @@ fn copy_metadata(tmp: &File, existing: Option<&fs::Metadata>, new_mode: u32) -> 
 }
 
 #[cfg(not(unix))]
-fn copy_metadata(tmp: &File, existing: Option<&fs::Metadata>, _new_mode: u32) -> io::Result<()> {
+fn copy_metadata(
+    tmp: &File,
+    existing: Option<&fs::Metadata>,
+    _new_mode: u32,
+    _limit: u32,
+) -> io::Result<()> {
     if let Some(old) = existing {
         tmp.set_permissions(old.permissions())?;
     }
@@ -168,6 +191,27 @@ pub fn private_dir(dir: &Path) -> io::Result<()> {
 #[cfg(not(unix))]
 pub fn private_dir(dir: &Path) -> io::Result<()> {
     fs::create_dir_all(dir)
+}
+
+/// Reduces the permissions of an open file to those of `limit` when it has more (a lock
+/// file beside a private inventory: whoever may open it may take it and hold up every
+/// run). A file of another user's is left as it is: only its owner may change it.
+#[cfg(unix)]
+pub fn limit_mode(file: &File, limit: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = file.metadata()?.permissions().mode() & 0o7777;
+    if mode & !limit == 0 {
+        return Ok(());
+    }
+    match file.set_permissions(fs::Permissions::from_mode(mode & limit)) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok(()),
+        other => other,
+    }
+}
+
+#[cfg(not(unix))]
+pub fn limit_mode(_file: &File, _limit: u32) -> io::Result<()> {
+    Ok(())
 }
 
 /// The effective user id of this process (owner checks of private files).

@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 use inventory_backend::{BackendError, Settings, StorageBackend};
 
 use crate::backup::append_backup;
-use crate::fsutil::{FileLock, LockError, LockMode, atomic_write};
+use crate::fsutil::{FileLock, LockError, LockMode, atomic_write, limit_mode};
 use crate::{BACKUP_FILENAME, INVENTORY_FILENAME};
 
 /// The lock file guarding a directory's inventory and backup archive.
@@ -145,6 +145,12 @@ impl JsonFileBackend {
                 })?;
             let now = self.locate()?;
             if now == location {
+                // Whoever may open the lock file may hold it and stop every run: it gets
+                // no more permissions than the inventory.
+                if let (Some(lock), true) = (&lock, location.existed) {
+                    limit_mode(lock.file(), private_bits(&location.file())?)
+                        .map_err(|e| io_error("cannot restrict", &lock_path, &e))?;
+                }
                 self.exclusive = lock.is_some() && mode == LockMode::Exclusive;
                 self.lock = lock;
                 self.location = Some(location.clone());
@@ -266,6 +272,7 @@ fn save(dir: &Path, file: &Path, contents: &[u8]) -> Result<(), BackendError> {
                 INVENTORY_FILENAME,
                 &previous,
                 SystemTime::now(),
+                private_bits(file)?,
             )
             // The archive's errors already name it.
             .map_err(|e| {
@@ -276,6 +283,22 @@ fn save(dir: &Path, file: &Path, contents: &[u8]) -> Result<(), BackendError> {
         Err(e) => return Err(io_error("cannot read", file, &e)),
     }
     atomic_write(file, contents).map_err(|e| io_error("cannot write", file, &e))
+}
+
+/// The read and write bits of `file`'s permissions: what its backups and lock file may
+/// have at most.
+fn private_bits(file: &Path) -> Result<u32, BackendError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = fs::metadata(file).map_err(|e| io_error("cannot check", file, &e))?;
+        Ok(meta.permissions().mode() & 0o666)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        Ok(0o666)
+    }
 }
 
 fn io_error(what: &str, path: &Path, e: &io::Error) -> BackendError {
@@ -585,6 +608,34 @@ mod tests {
         drop((reader, other_reader));
         assert_eq!(writer.load().unwrap().as_deref(), Some("old"));
         writer.write("new").unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn backups_and_lock_are_never_more_open_than_the_inventory() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path();
+        let inventory = dir.join(INVENTORY_FILENAME);
+        fs::write(&inventory, "secret").unwrap();
+        fs::set_permissions(&inventory, fs::Permissions::from_mode(0o600)).unwrap();
+        // A lock file and an archive left wide open by an older run.
+        fs::write(dir.join(LOCK_FILENAME), "").unwrap();
+        fs::set_permissions(dir.join(LOCK_FILENAME), fs::Permissions::from_mode(0o666)).unwrap();
+        let mut b = JsonFileBackend::new(vec![dir.to_path_buf()]);
+        b.load().unwrap();
+        b.write("new").unwrap();
+        assert_eq!(mode(&inventory), 0o600);
+        assert_eq!(mode(&dir.join(BACKUP_FILENAME)), 0o600);
+        assert_eq!(mode(&dir.join(LOCK_FILENAME)), 0o600);
+
+        fs::set_permissions(dir.join(BACKUP_FILENAME), fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(&inventory, fs::Permissions::from_mode(0o640)).unwrap();
+        b.load().unwrap();
+        b.write("newer").unwrap();
+        assert_eq!(mode(&dir.join(BACKUP_FILENAME)), 0o640);
+        assert_eq!(mode(&dir.join(LOCK_FILENAME)), 0o600);
     }
 
     #[test]
