@@ -157,9 +157,11 @@ impl Deployment {
     fn craton_config(&self) -> PathBuf {
         self.work.path().join("craton-deploy")
     }
-    /// A path with no file: the JSON file backend beside the configuration.
+    /// The JSON file backend beside the configuration, with its default settings.
     fn json_ini(&self) -> PathBuf {
-        self.work.path().join("no-osa.ini")
+        let ini = self.work.path().join("json-osa.ini");
+        fs::write(&ini, "[storage]\nbackend = json\n").unwrap();
+        ini
     }
     fn craton_ini(&self) -> PathBuf {
         self.work.path().join("osa.ini")

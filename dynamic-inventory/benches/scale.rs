@@ -2,22 +2,24 @@
 //!
 //! Runs the real `dynamic-inventory` binary (as Ansible does: a whole process per call) on
 //! synthetic deployments of 100, 1,000 and 10,000 hosts and on the upstream reference
-//! cases (when `../shared` is beside the checkout), fresh (no stored inventory) and
-//! unchanged (the stored inventory already up to date), and prints the median wall time,
-//! the peak memory (maximum resident set of the process) against the size of the JSON
-//! written, and how time grows with ten times the hosts.
+//! cases (`tests/fixtures/reference`), fresh (no stored inventory) and unchanged (the
+//! stored inventory already up to date), and prints the median wall time, the peak memory
+//! (maximum resident set of the process) against the size of the JSON written, and how
+//! time grows with ten times the hosts.
 //!
 //! Each fresh run is paired with an unchanged run right after it, so both see the machine
 //! in the same state. `BENCH_SIZES=100,1000` and `BENCH_RUNS=9` change what is measured
 //! (default: all three sizes, 7 pairs for 10,000 hosts and 21 for smaller deployments).
 
 mod common;
+#[path = "../../tests/support/fixtures.rs"]
+mod fixtures;
 #[path = "../../tests/support/plugins.rs"]
 mod plugin_build;
 #[path = "../tests/it/synthetic.rs"]
 mod synthetic;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -98,7 +100,9 @@ fn bench_dir(dir: &Path, env: Option<&Path>, hosts: usize, name: &str, runs: usi
             let _ = std::fs::remove_file(dir.join(f));
         }
     };
-    let no_ini = dir.join("no-osa.ini");
+    // The JSON file backend with its default settings, whatever /etc/ansible holds.
+    let no_ini = dir.join("json-osa.ini");
+    std::fs::write(&no_ini, "[storage]\nbackend = json\n").unwrap();
     let stored = || std::fs::read(&inventory).unwrap();
     let (fresh, unchanged) = paired(&args, &no_ini, runs, &clear, &stored);
     let json_bytes = std::fs::metadata(&inventory).map(|m| m.len()).unwrap_or(0);
@@ -139,26 +143,19 @@ fn main() {
     let work = tempfile::tempdir().unwrap();
     let mut rows = Vec::new();
 
-    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference");
-    if reference.join("cases").is_dir() {
-        let mut cases: Vec<PathBuf> = std::fs::read_dir(reference.join("cases"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        cases.sort();
-        for case in cases {
-            let name = case.file_name().unwrap().to_string_lossy().to_string();
-            let dir = work.path().join(format!("case-{name}"));
-            copy_dir(&case.join("config"), &dir);
-            let hosts = count_hosts(&case.join("steady_state.json"));
-            rows.push(bench_dir(
-                &dir,
-                Some(&reference),
-                hosts,
-                &format!("reference {name}"),
-                runs_for(hosts, runs),
-            ));
-        }
+    let reference = fixtures::reference();
+    for name in fixtures::reference_cases() {
+        let case = fixtures::reference_case(&name);
+        let dir = work.path().join(format!("case-{name}"));
+        copy_dir(&case.join("config"), &dir);
+        let hosts = count_hosts(&case.join("steady_state.json"));
+        rows.push(bench_dir(
+            &dir,
+            Some(&reference),
+            hosts,
+            &format!("reference {name}"),
+            runs_for(hosts, runs),
+        ));
     }
     for &n in &sizes {
         let dir = work.path().join(format!("synthetic-{n}"));

@@ -33,6 +33,9 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
+/// The name of the clouds that [`Craton::requests`] looks up to know the log is complete.
+const SENTINEL: &str = "osa-test-log-sentinel-";
+
 /// Serialises building the shared venv between the threads of one test binary; a file
 /// lock does it between processes.
 static SETUP: Mutex<()> = Mutex::new(());
@@ -44,6 +47,8 @@ pub struct Craton {
     pub user: String,
     pub token: String,
     pid: std::sync::atomic::AtomicU32,
+    /// How many sentinel requests were sent (each has its own name).
+    sentinels: std::sync::atomic::AtomicUsize,
     /// The server started again by [`Craton::restart`], reaped when dropped.
     restarted: Mutex<Option<std::process::Child>>,
     /// The server's work directory (database, `requests.log`).
@@ -123,6 +128,7 @@ impl Craton {
                         .and_then(|p| p.parse().ok())
                         .expect("CRATON_PID"),
                 ),
+                sentinels: std::sync::atomic::AtomicUsize::new(0),
                 restarted: Mutex::new(None),
                 dir,
                 ca_pem: tls.map(|t| t.ca_pem.clone()),
@@ -131,8 +137,38 @@ impl Craton {
         panic!("the Craton server did not start: {last_error}");
     }
 
-    /// Every request the server received so far, one `METHOD PATH` each.
+    /// Every request the server answered so far, one `METHOD PATH` each.
+    ///
+    /// The server logs a request after answering it, so a client may go on before its
+    /// last request is in the log. It serves one request at a time: once a request sent
+    /// now (a sentinel, left out of the list) is logged, every request before it is.
     pub fn requests(&self) -> Vec<String> {
+        let n = self
+            .sentinels
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let sentinel = format!("{SENTINEL}{n}");
+        let sent = self
+            .client()
+            .get(format!("{}/clouds?name={sentinel}", self.url))
+            .header("X-Auth-Project", &self.project)
+            .header("X-Auth-User", &self.user)
+            .header("X-Auth-Token", &self.token)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .is_ok();
+        let started = std::time::Instant::now();
+        loop {
+            let log = self.log_lines();
+            let logged = log.iter().any(|l| l.ends_with(&sentinel));
+            // A server that is stopped or frozen answers nothing: its log is complete.
+            if logged || !sent || started.elapsed() > Duration::from_secs(10) {
+                return log.into_iter().filter(|l| !l.contains(SENTINEL)).collect();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn log_lines(&self) -> Vec<String> {
         fs::read_to_string(self.dir.path().join("requests.log"))
             .unwrap_or_default()
             .lines()
@@ -147,7 +183,8 @@ impl Craton {
     }
 
     pub fn requests_since(&self, mark: usize) -> Vec<String> {
-        self.requests().split_off(mark.min(self.requests().len()))
+        let mut all = self.requests();
+        all.split_off(mark.min(all.len()))
     }
 
     /// The `POST`, `PUT` and `DELETE` requests since `mark`.

@@ -3,9 +3,10 @@
 //! # Where it is
 //!
 //! `/etc/ansible/osa.ini`, or the file named by the environment variable
-//! `OSA_INI_PATH` when that is set and not empty. When the file does not
-//! exist, the inventory is stored in the JSON file as upstream does (the
-//! `json` backend with its default settings).
+//! `OSA_INI_PATH` when that is set and not empty. When the default file does
+//! not exist, the inventory is stored in the JSON file as upstream does (the
+//! `json` backend with its default settings); a file named by `OSA_INI_PATH`
+//! must exist.
 //!
 //! # Format
 //!
@@ -130,13 +131,18 @@ impl OsaIni {
     /// [`OsaIni::discover`] with the value of `OSA_INI_PATH` given (tests
     /// cannot change the environment of a multi-threaded process safely).
     fn discover_from(env: Option<OsString>) -> Result<Option<OsaIni>, StorageError> {
-        let path = match env {
-            Some(p) if !p.is_empty() => PathBuf::from(p),
-            _ => PathBuf::from(DEFAULT_OSA_INI),
+        let (path, named) = match env {
+            Some(p) if !p.is_empty() => (PathBuf::from(p), true),
+            _ => (PathBuf::from(DEFAULT_OSA_INI), false),
         };
         match fs::metadata(&path) {
             Ok(_) => Self::read(&path).map(Some),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            // Only the default may be absent: a file named on purpose and missing would
+            // silently mean the JSON file, and the inventory would split in two.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !named => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(StorageError::NamedIniMissing { path })
+            }
             Err(source) => Err(StorageError::Io { path, source }),
         }
     }
@@ -639,10 +645,17 @@ database = /var/lib/osa/inventory.sqlite
             .unwrap()
             .unwrap();
         assert_eq!(ini.path(), path);
+        // Named on purpose but missing: an error, never a silent fallback to JSON.
         let missing = dir.path().join("missing.ini");
         assert_eq!(
-            OsaIni::discover_from(Some(missing.into_os_string())).unwrap(),
-            None
+            OsaIni::discover_from(Some(missing.clone().into_os_string()))
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "OSA_INI_PATH names {}, which does not exist; point it at your osa.ini, \
+                 or unset it to use /etc/ansible/osa.ini (or, without that file, the JSON file)",
+                missing.display()
+            )
         );
 
         // A directory where the file should be is an error, not "no osa.ini".

@@ -36,7 +36,7 @@ fn ansible(tool: &str, d: &Deployment, args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(ansible_bin().join(tool));
     cmd.arg("-i").arg(&binary).args(args);
     cmd.env("OSA_CONFIG_DIR", d.path())
-        .env("OSA_INI_PATH", d.path().join("no-osa.ini"))
+        .env("OSA_INI_PATH", default_osa_ini())
         // A failing inventory source must fail the command, not be skipped with a warning.
         .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true")
         .env("ANSIBLE_LOCAL_TEMP", d.path().join(".ansible-tmp"))
@@ -203,7 +203,7 @@ fn playbook_on_a_broken_configuration(ansible_cfg: &Path) -> std::process::Outpu
         .env_remove("ANSIBLE_INVENTORY_UNPARSED_FAILED")
         .env_remove("ANSIBLE_INVENTORY_ENABLED")
         .env("OSA_CONFIG_DIR", d.path())
-        .env("OSA_INI_PATH", d.path().join("no-osa.ini"))
+        .env("OSA_INI_PATH", default_osa_ini())
         .env("ANSIBLE_LOCAL_TEMP", d.path().join(".ansible-tmp"))
         .env("ANSIBLE_HOME", d.path().join(".ansible"))
         .current_dir(d.path())

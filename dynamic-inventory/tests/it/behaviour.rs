@@ -1162,7 +1162,7 @@ fn config_dir_from_osa_config_dir_and_tilde() {
         .arg("-e")
         .arg(reference_env())
         .env("OSA_CONFIG_DIR", &deploy)
-        .env("OSA_INI_PATH", d.path().join("no-osa.ini"))
+        .env("OSA_INI_PATH", default_osa_ini())
         .current_dir(d.path())
         .output()
         .unwrap();
@@ -1184,7 +1184,7 @@ fn config_dir_from_osa_config_dir_and_tilde() {
         .arg(reference_env())
         .env("HOME", d.path())
         .env_remove("OSA_CONFIG_DIR")
-        .env("OSA_INI_PATH", d.path().join("no-osa.ini"))
+        .env("OSA_INI_PATH", default_osa_ini())
         .current_dir(d.path())
         .output()
         .unwrap();

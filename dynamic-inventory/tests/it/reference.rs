@@ -1,4 +1,4 @@
-//! The upstream reference cases (`../shared/reference/cases`): byte-exact steady state,
+//! The upstream reference cases (`tests/fixtures/reference/cases`): byte-exact steady state,
 //! fresh runs equal to upstream up to generated names and addresses, stable re-runs.
 
 use std::collections::HashSet;

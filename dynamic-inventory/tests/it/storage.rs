@@ -74,3 +74,22 @@ fn a_bad_osa_ini_is_a_clear_error_and_nothing_is_written() {
         assert!(d.inventory_text().is_none(), "{ini}");
     }
 }
+
+#[test]
+fn osa_ini_path_naming_no_file_is_an_error_not_the_json_file() {
+    let d = Deployment::with_config(&small_config(""));
+    let missing = d.path().join("typo-osa.ini");
+    let out = d.command().env("OSA_INI_PATH", &missing).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "OSA_INI_PATH names {}, which does not exist; point it at your osa.ini, or unset \
+             it to use /etc/ansible/osa.ini (or, without that file, the JSON file)\n",
+            missing.display()
+        )
+    );
+    // Nothing was stored in the JSON file instead.
+    assert!(d.inventory_text().is_none());
+}

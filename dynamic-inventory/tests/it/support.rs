@@ -6,28 +6,14 @@ use std::process::Output;
 use assert_cmd::Command;
 use serde_json::Value;
 
-/// `../shared` beside the project checkout (reference data, the spec).
-pub fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
-}
+#[path = "../../../tests/support/fixtures.rs"]
+mod fixtures;
+pub use fixtures::{default_osa_ini, reference_case, reference_cases};
 
-/// The upstream environment, for byte-exact comparisons with upstream output.
+/// The upstream environment (`tests/fixtures/reference`), for byte-exact comparisons with
+/// upstream output.
 pub fn reference_env() -> PathBuf {
-    shared().join("reference")
-}
-
-pub fn reference_case(name: &str) -> PathBuf {
-    shared().join("reference/cases").join(name)
-}
-
-pub fn reference_cases() -> Vec<String> {
-    let mut cases: Vec<String> = std::fs::read_dir(shared().join("reference/cases"))
-        .expect("../shared/reference/cases must exist beside the checkout")
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    cases.sort();
-    assert!(!cases.is_empty());
-    cases
+    fixtures::reference()
 }
 
 /// A configuration directory in a temp dir, and the environment to run with.
@@ -107,7 +93,7 @@ impl Deployment {
         if let Some(env) = &self.env {
             cmd.arg("-e").arg(env);
         }
-        cmd.env("OSA_INI_PATH", self.path().join("no-osa.ini"))
+        cmd.env("OSA_INI_PATH", fixtures::default_osa_ini())
             .env_remove("OSA_CONFIG_DIR")
             .current_dir(self.path());
         cmd

@@ -106,13 +106,19 @@ fn nothing_stored_is_an_error() {
 #[test]
 fn backend_selection_mistakes_are_named() {
     let site = Site::prod();
+    // OSA_INI_PATH naming a missing file is an error, never a fallback to the JSON file.
     let missing = site.file("no-osa.ini");
     assert_eq!(
-        site.fails(&["--backend", "sqlite", "-l"]),
+        site.fails_with(site.with_ini(&missing), &["-l"]),
         format!(
-            "--backend sqlite: there is no osa.ini ({} does not exist)\n",
+            "OSA_INI_PATH names {}, which does not exist; point it at your osa.ini, or unset \
+             it to use /etc/ansible/osa.ini (or, without that file, the JSON file)\n",
             missing.display()
         )
+    );
+    assert_eq!(
+        site.fails(&["--backend", "sqlite", "-l"]),
+        format!("no section [sqlite] in {}\n", default_osa_ini().display())
     );
     let ini = osa_ini(&site, "json", &json_section("json", site.path()));
     assert_eq!(

@@ -11,23 +11,14 @@ use serde_json::{Map, Value};
 pub const INVENTORY: &str = "openstack_inventory.json";
 pub const BACKUP: &str = "backup_openstack_inventory.tar";
 
-/// `../shared` beside the project checkout.
-pub fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
-}
+#[path = "../../../tests/support/fixtures.rs"]
+mod fixtures;
+pub use fixtures::{default_osa_ini, reference, reference_case, reference_cases};
 
 /// Upstream's settled inventory of a reference case (what `dynamic-inventory` prints).
 pub fn steady_state(case: &str) -> String {
-    let path = shared()
-        .join("reference/cases")
-        .join(case)
-        .join("steady_state.json");
-    std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (../shared must be beside the checkout)",
-            path.display()
-        )
-    })
+    let path = reference_case(case).join("steady_state.json");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// A configuration directory (`--config`), without `osa.ini`.
@@ -84,7 +75,7 @@ impl Site {
         let mut cmd = Command::cargo_bin("inventory-manage").unwrap();
         cmd.arg("--config")
             .arg(self.path())
-            .env("OSA_INI_PATH", self.file("no-osa.ini"))
+            .env("OSA_INI_PATH", fixtures::default_osa_ini())
             .env_remove("OSA_CONFIG_DIR")
             .current_dir(self.path());
         cmd

@@ -413,7 +413,7 @@ fn file_option_reads_any_file_name_and_finds_relative_paths_in_the_config_dir() 
         .unwrap()
         .args(["-f", "copy.json", "-e"])
         .env("OSA_CONFIG_DIR", site.path())
-        .env("OSA_INI_PATH", site.file("no-osa.ini"))
+        .env("OSA_INI_PATH", default_osa_ini())
         .current_dir(elsewhere.path())
         .output()
         .unwrap();
@@ -430,7 +430,7 @@ fn default_store_is_the_json_file_in_the_config_dir() {
         .unwrap()
         .arg("-G")
         .env("OSA_CONFIG_DIR", site.path())
-        .env("OSA_INI_PATH", site.file("no-osa.ini"))
+        .env("OSA_INI_PATH", default_osa_ini())
         .output()
         .unwrap();
     assert_eq!(ok(out), CONTAINERS);

@@ -163,7 +163,13 @@ fn runs_killed_during_writes_leave_a_whole_inventory_and_the_next_write_repairs_
             String::from_utf8_lossy(&out.stderr)
         );
         let printed = String::from_utf8(out.stdout).unwrap();
-        assert_eq!(setup.stored(), printed, "round {round}");
+        // The same inventory; the bytes may differ: a stored text in another key order
+        // holding the same inventory is not rewritten.
+        assert_eq!(
+            document(&setup.stored()),
+            document(&printed),
+            "round {round}"
+        );
         assert_fleet_matches_listing(&setup, &printed, Groups::First(5));
         last = printed;
     }
@@ -214,6 +220,6 @@ fn a_server_killed_during_a_write_then_restarted() {
         String::from_utf8_lossy(&out.stderr)
     );
     let printed = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(setup.stored(), printed);
+    assert_eq!(document(&setup.stored()), document(&printed));
     assert_fleet_matches(&setup, &printed);
 }

@@ -19,7 +19,8 @@ use assert_cmd::Command;
 use serde_json::{Map, Value};
 
 pub use crate::craton_server::Craton;
-use crate::support::{document, hostvars, shared};
+pub use crate::support::reference_cases;
+use crate::support::{document, hostvars, reference, reference_case};
 
 /// The `dynamic-inventory` binary: beside ours when the workspace was built (what
 /// `cargo test --workspace` and `.ci/run` do), else built once into `target/craton-e2e`.
@@ -116,7 +117,7 @@ impl Setup {
         cmd.arg("--config")
             .arg(config)
             .arg("-e")
-            .arg(shared().join("reference"))
+            .arg(reference())
             .arg("--list")
             .env("OSA_INI_PATH", self.ini())
             .env_remove("OSA_CONFIG_DIR")
@@ -301,8 +302,7 @@ fn assert_resolved_variables_are_small(setup: &Setup, text: &str, hosts: &[Value
 /// A copy of a reference case's configuration, in a temp dir.
 pub fn case_config(case: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let source = shared().join("reference/cases").join(case).join("config");
-    copy_dir(&source, dir.path());
+    copy_dir(&reference_case(case).join("config"), dir.path());
     dir
 }
 
@@ -317,16 +317,6 @@ fn copy_dir(from: &Path, to: &Path) {
             fs::copy(entry.path(), &target).unwrap();
         }
     }
-}
-
-/// The reference cases, by name.
-pub fn reference_cases() -> Vec<String> {
-    let mut cases: Vec<String> = fs::read_dir(shared().join("reference/cases"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    cases.sort();
-    cases
 }
 
 /// Requests of one kind among `requests` (`"POST /v1/hosts"` matches those exactly;
