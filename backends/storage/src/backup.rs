@@ -63,6 +63,17 @@ pub fn append_backup(
         })?
         .as_secs();
 
+    // Written through, a link planted in the inventory's directory would make a run
+    // (often root) replace whatever it points to with the archive.
+    if fs::symlink_metadata(archive).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is a symbolic link; backups are not written through one (remove the link)",
+                archive.display()
+            ),
+        ));
+    }
     let mut members = read_members(archive)?;
 
     let taken: HashSet<&str> = members.iter().map(|m| m.name.as_str()).collect();

@@ -353,21 +353,36 @@ impl FileLock {
         }
     }
 
+    /// Opens the lock file, never through a symbolic link: a link planted where the lock
+    /// file goes would make a run (often root) create or open whatever it points to.
     fn open(path: &Path) -> io::Result<File> {
         let mut options = OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
+        let mut read_only = OpenOptions::new();
+        read_only.read(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            options.mode(NEW_FILE_MODE);
+            options.mode(NEW_FILE_MODE).custom_flags(libc::O_NOFOLLOW);
+            read_only.custom_flags(libc::O_NOFOLLOW);
         }
-        match options.open(path) {
+        let opened = match options.open(path) {
             Ok(file) => Ok(file),
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                File::open(path).map_err(|_| e)
+                read_only.open(path).map_err(|_| e)
             }
             Err(e) => Err(e),
-        }
+        };
+        opened.map_err(|e| {
+            #[cfg(unix)]
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                return io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "it is a symbolic link; a lock file must be a regular file (remove the link)",
+                );
+            }
+            e
+        })
     }
 
     /// The lock file.
@@ -578,6 +593,22 @@ mod tests {
         let got = FileLock::wait_for(&path, LockMode::Shared, Duration::from_secs(1));
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
         assert!(got.unwrap().is_none());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_lock_file_that_is_a_symbolic_link_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("victim");
+        let path = dir.path().join("x.lock");
+        // Dangling: following it would create the target.
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let e = FileLock::acquire(&path).unwrap_err();
+        assert!(e.to_string().contains("is a symbolic link"), "{e}");
+        assert!(!target.exists());
+        let e = FileLock::wait_for(&path, LockMode::Shared, Duration::ZERO).unwrap_err();
+        assert!(e.to_string().contains("is a symbolic link"), "{e}");
+        assert!(!target.exists());
     }
 
     #[cfg(unix)]

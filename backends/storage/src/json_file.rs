@@ -638,6 +638,43 @@ mod tests {
         assert_eq!(mode(&dir.join(LOCK_FILENAME)), 0o600);
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn links_planted_for_the_lock_or_the_archive_are_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("deploy");
+        fs::create_dir(&dir).unwrap();
+        fs::write(dir.join(INVENTORY_FILENAME), "old").unwrap();
+        let victim = root.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+
+        std::os::unix::fs::symlink(&victim, dir.join(BACKUP_FILENAME)).unwrap();
+        let mut b = JsonFileBackend::new(vec![dir.clone()]);
+        b.load().unwrap();
+        let err = b.write("new").unwrap_err().to_string();
+        assert!(err.contains("is a symbolic link"), "{err}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(
+            fs::read_to_string(dir.join(INVENTORY_FILENAME)).unwrap(),
+            "old"
+        );
+        fs::remove_file(dir.join(BACKUP_FILENAME)).unwrap();
+
+        fs::remove_file(dir.join(LOCK_FILENAME)).unwrap();
+        let dangling = root.path().join("created-by-a-run");
+        std::os::unix::fs::symlink(&dangling, dir.join(LOCK_FILENAME)).unwrap();
+        let err = b.load().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "cannot lock {}: it is a symbolic link; a lock file must be a regular file \
+                 (remove the link)",
+                dir.join(LOCK_FILENAME).display()
+            )
+        );
+        assert!(!dangling.exists());
+    }
+
     #[test]
     fn lock_timeout_is_checked() {
         let mut b = JsonFileBackend::new(vec![]);
