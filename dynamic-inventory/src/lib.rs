@@ -55,7 +55,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     match result {
         Ok(outcome) => {
             for line in &outcome.stderr {
-                eprintln!("{line}");
+                eprintln!("{}", inventory_storage::one_line(line));
             }
             // A closed stdout (a pager quit early) is not an error worth reporting.
             let _ = std::io::stdout()
@@ -64,7 +64,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             outcome.code
         }
         Err(e) => {
-            eprintln!("{e}");
+            // One line, whatever the message quotes from input.
+            eprintln!("{}", inventory_storage::one_line(&e.to_string()));
             ExitCode::FAILURE
         }
     }

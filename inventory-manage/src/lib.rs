@@ -46,7 +46,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("{e}");
+            // One line, whatever the message quotes from input.
+            eprintln!("{}", inventory_storage::one_line(&e.to_string()));
             ExitCode::FAILURE
         }
     }

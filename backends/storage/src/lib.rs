@@ -29,6 +29,22 @@ pub use json_file::JsonFileBackend;
 pub use osa_ini::{BackendKind, BackendSpec, OsaIni};
 pub use plugin_host::PluginBackend;
 
+/// `text` as one line for a message: surrounding white space removed, control characters
+/// (newlines, terminal escapes) written escaped (`\n`, `\u{1b}`). Whatever a message
+/// quotes from input (a file, an archive, a server's answer) cannot then break it into
+/// several lines or rewrite the operator's terminal.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.trim().chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The inventory file the JSON backend reads and writes.
 pub const INVENTORY_FILENAME: &str = "openstack_inventory.json";
 
@@ -166,6 +182,12 @@ mod tests {
     use super::*;
     use std::fs;
     use std::path::Path;
+
+    #[test]
+    fn one_line_escapes_control_characters() {
+        assert_eq!(one_line(" a\nb\u{1b}[31mc\t\n"), "a\\nb\\u{1b}[31mc");
+        assert_eq!(one_line("plain, unicode: é ✓"), "plain, unicode: é ✓");
+    }
 
     #[test]
     fn default_is_json_in_search_dirs() {

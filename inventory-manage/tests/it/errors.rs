@@ -361,3 +361,24 @@ fn from_is_accepted_before_or_after_migrate_and_only_with_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_damaged_archive_is_one_escaped_line() {
+    let site = Site::prod();
+    // A member named with a newline and a terminal escape: quoted, it must neither break
+    // the message into lines nor reach the terminal as an escape.
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Directory);
+    header.set_mode(0o755);
+    header.set_size(0);
+    let name = "evil\n\u{1b}[31mred/";
+    header.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+    header.set_cksum();
+    builder.append(&header, std::io::empty()).unwrap();
+    std::fs::write(site.file(BACKUP), builder.into_inner().unwrap()).unwrap();
+    let stderr = site.fails(&["-r", "infra1"]);
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    assert!(stderr.contains("evil\\n\\u{1b}[31mred"), "{stderr:?}");
+}

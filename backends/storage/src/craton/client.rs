@@ -17,6 +17,7 @@ use reqwest::{Method, Url};
 use serde_json::Value;
 
 use super::config::CratonConfig;
+use crate::one_line;
 
 /// How many times a `GET` is tried, and the pause after each failed try.
 const GET_ATTEMPTS: usize = 3;
@@ -332,20 +333,6 @@ fn strip_url(text: &str) -> String {
         Some(at) => text[..at].to_string(),
         None => text.to_string(),
     }
-}
-
-/// `text` on one line, control characters escaped: what an answer holds must not be able
-/// to rewrite the operator's terminal.
-pub fn one_line(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.trim().chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
