@@ -92,6 +92,12 @@ pub enum Error {
     #[error("used_ips entry {0} is not an IP address or a \"FIRST,LAST\" range")]
     InvalidUsedIp(String),
 
+    #[error(
+        "the inventory would nest {depth} levels deep, more than the {max} a stored \
+         inventory may have (a configuration value nested too deeply); nothing was written"
+    )]
+    TooDeep { depth: usize, max: usize },
+
     #[error("{location}: the stored inventory cannot be used: {message}")]
     StoredInventory { location: String, message: String },
 

@@ -162,6 +162,14 @@ fn execute(cli: &Cli, log: &mut Log) -> Result<Outcome> {
         });
     }
 
+    // Whatever is stored must be readable by the next run.
+    let depth = inventory.depth();
+    if depth > model::MAX_DEPTH {
+        return Err(Error::TooDeep {
+            depth,
+            max: model::MAX_DEPTH,
+        });
+    }
     let text = inventory.to_text_sized(text_len);
     clock.lap(log, "writing the inventory text");
     let unchanged = stored_fingerprint == Some(model::text_fingerprint(&text));

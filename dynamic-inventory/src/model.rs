@@ -86,6 +86,11 @@ pub struct Inventory {
     pub normalised: bool,
 }
 
+/// The deepest nesting a stored inventory may have: what every reader of it accepts
+/// (serde_json stops at 128 levels; the configuration reader's limit keeps generated
+/// inventories below this).
+pub const MAX_DEPTH: usize = 120;
+
 /// Why a stored inventory cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -216,6 +221,19 @@ impl Inventory {
         self.write(&mut out);
         // The writer only emits ASCII.
         String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// How deep the inventory text nests arrays and objects, the document itself counted:
+    /// a host's variables sit at level 4 (`{"_meta": {"hostvars": {"host": {...}}}}`).
+    pub fn depth(&self) -> usize {
+        let map_depth = |m: &Map| 1 + m.values().map(Val::depth).max().unwrap_or(0);
+        let hosts = self.hostvars.values().map(|vars| 3 + map_depth(vars));
+        let groups = self
+            .groups
+            .values()
+            .map(|g| 2 + g.extra.values().map(Val::depth).max().unwrap_or(1));
+        let meta = self.meta_extra.values().map(|v| 2 + v.depth());
+        hosts.chain(groups).chain(meta).max().unwrap_or(1)
     }
 
     /// A fingerprint of the inventory text, to tell whether a run changed anything
@@ -354,6 +372,17 @@ fn member_name(group: &str, key: &str, member: &Val) -> Member {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn depth_counts_the_levels_of_the_text() {
+        let depth = |text: &str| Inventory::parse(text).unwrap().depth();
+        assert_eq!(depth("{}"), 1);
+        assert_eq!(depth(r#"{"all": {"hosts": ["a"]}}"#), 3);
+        assert_eq!(depth(r#"{"all": {"vars": {"x": [[1]]}}}"#), 5);
+        assert_eq!(depth(r#"{"_meta": {"hostvars": {"h": {}}}}"#), 4);
+        assert_eq!(depth(r#"{"_meta": {"hostvars": {"h": {"v": {"w": []}}}}}"#), 6);
+        assert_eq!(depth(r#"{"_meta": {"extra": [[]]}}"#), 4);
+    }
+
     use super::*;
 
     #[test]

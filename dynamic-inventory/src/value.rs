@@ -143,6 +143,16 @@ pub enum Val {
 }
 
 impl Val {
+    /// How many arrays and objects are nested in this value, itself included (0 for a
+    /// scalar).
+    pub fn depth(&self) -> usize {
+        match self {
+            Val::List(items) => 1 + items.iter().map(Val::depth).max().unwrap_or(0),
+            Val::Map(map) => 1 + map.values().map(Val::depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
     pub fn str(s: &str) -> Val {
         Val::Str(Text::new(s))
     }

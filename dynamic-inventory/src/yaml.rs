@@ -80,11 +80,12 @@ impl fmt::Display for YamlError {
 impl std::error::Error for YamlError {}
 
 /// Deepest nesting of sequences and mappings accepted, counting the nesting
-/// brought in by aliases. PyYAML itself fails with a `RecursionError` a
-/// little below 500 levels (and yaml-rust2 refuses more than 255 levels of
-/// flow collections). This module does not recurse, but the users of the
-/// value (serialization, drop) do.
-const MAX_DEPTH: usize = 512;
+/// brought in by aliases. A configuration value ends up in the stored inventory
+/// a few levels deeper than in its file, and the stored inventory must stay
+/// readable (JSON readers stop at 128 levels; `model::MAX_DEPTH`), so deeper
+/// input is refused here, before anything is generated or written. (PyYAML
+/// itself fails a little below 500 levels.)
+const MAX_DEPTH: usize = 116;
 
 /// Largest number of values a document may expand to once every alias is
 /// replaced by a copy of its anchored value. Without it a few lines of nested
@@ -2194,12 +2195,14 @@ d:
     }
 
     #[test]
-    fn flow_nesting_is_limited_by_the_parser() {
-        // yaml-rust2 allows 255 levels of flow collections.
-        let text = format!("{}{}", "[".repeat(255), "]".repeat(255));
+    fn flow_nesting_is_limited_too() {
+        let text = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
         assert!(load_str(&text).is_ok());
-        let text = format!("{}{}", "[".repeat(256), "]".repeat(256));
-        assert!(error(&text).message.contains("recursion limit exceeded"));
+        let text = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert!(error(&text).message.contains("nested more than"));
+        // Far beyond: the parser's own limit (255) answers first, still an error.
+        let text = format!("{}{}", "[".repeat(300), "]".repeat(300));
+        assert!(load_str(&text).is_err());
     }
 
     #[test]

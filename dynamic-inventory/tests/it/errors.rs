@@ -675,3 +675,35 @@ fn checks_run_in_the_specified_order() {
         "The group 'lxc_hosts' must not be defined in config; it will be dynamically  generated."
     );
 }
+
+/// `small_config` with a value nested `levels` deep (the document counted) under
+/// `global_overrides`.
+fn config_nesting(levels: usize) -> String {
+    // The document (1) and global_overrides (2) hold `deep` (3); each list adds one.
+    let value = format!("{}x{}", "[".repeat(levels - 2), "]".repeat(levels - 2));
+    edit(
+        &small_config(""),
+        "global_overrides:\n",
+        &format!("global_overrides:\n  deep: {value}\n"),
+    )
+}
+
+#[test]
+fn whatever_a_run_stores_the_next_run_reads() {
+    // Too deep: refused before anything is written, naming the file.
+    let d = Deployment::with_config(&config_nesting(125));
+    let stderr = d.fails(&[]);
+    assert!(stderr.contains("openstack_user_config.yml"), "{stderr}");
+    assert!(
+        stderr.contains("nested more than 116 levels deep"),
+        "{stderr}"
+    );
+    assert!(d.inventory_text().is_none());
+
+    // As deep as accepted: stored, and every later run reads it.
+    let d = Deployment::with_config(&config_nesting(116));
+    let first = d.ok(&[]);
+    assert!(first.contains("\"deep\""));
+    assert_eq!(d.ok(&[]), first);
+    assert_eq!(d.ok(&["--check"]), "Configuration ok!\n");
+}
