@@ -379,7 +379,10 @@ mod tests {
         assert_eq!(depth(r#"{"all": {"hosts": ["a"]}}"#), 3);
         assert_eq!(depth(r#"{"all": {"vars": {"x": [[1]]}}}"#), 5);
         assert_eq!(depth(r#"{"_meta": {"hostvars": {"h": {}}}}"#), 4);
-        assert_eq!(depth(r#"{"_meta": {"hostvars": {"h": {"v": {"w": []}}}}}"#), 6);
+        assert_eq!(
+            depth(r#"{"_meta": {"hostvars": {"h": {"v": {"w": []}}}}}"#),
+            6
+        );
         assert_eq!(depth(r#"{"_meta": {"extra": [[]]}}"#), 4);
     }
 

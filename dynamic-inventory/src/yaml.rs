@@ -92,6 +92,15 @@ const MAX_DEPTH: usize = 116;
 /// aliases ("billion laughs") would exhaust memory.
 const MAX_EXPANDED_NODES: u64 = 10_000_000;
 
+/// How many times more values than it is written with a document may expand to through
+/// aliases, beyond [`EXPANSION_ALLOWANCE`]. Anchors in a deployment's configuration
+/// share a few host lists or settings; an expansion a hundred times the text is a bomb,
+/// and `global_overrides` would copy it into every host of the inventory.
+const MAX_EXPANSION_RATIO: u64 = 100;
+
+/// Values any document may expand to through aliases, whatever its size.
+const EXPANSION_ALLOWANCE: u64 = 100_000;
+
 const TAG_NULL: &str = "tag:yaml.org,2002:null";
 const TAG_BOOL: &str = "tag:yaml.org,2002:bool";
 const TAG_INT: &str = "tag:yaml.org,2002:int";
@@ -290,6 +299,9 @@ struct Composer<'a> {
     anchor_names: HashMap<String, Mark>,
     /// Position of the last event, for errors that have no better place.
     last_mark: Mark,
+    /// The alias that copied the most values so far (anchor name, values), to name it
+    /// when the document expands too much.
+    largest_alias: Option<(String, u64)>,
 }
 
 impl<'a> Composer<'a> {
@@ -302,6 +314,7 @@ impl<'a> Composer<'a> {
             anchors: HashMap::new(),
             anchor_names: HashMap::new(),
             last_mark: Mark { line: 1, column: 1 },
+            largest_alias: None,
         }
     }
 
@@ -487,6 +500,8 @@ impl<'a> Composer<'a> {
             }
             _ => return Err(unexpected(event, mark)),
         };
+        let written = self.nodes.len() as u64;
+        let largest_alias = self.largest_alias.clone();
         let Some(node) = self.nodes.get_mut(id) else {
             return Err(unexpected(event, mark));
         };
@@ -499,6 +514,18 @@ impl<'a> Composer<'a> {
                 format!(
                     "the document expands to more than {MAX_EXPANDED_NODES} values \
                      once aliases are copied out"
+                ),
+            ));
+        }
+        let allowed = EXPANSION_ALLOWANCE.max(written.saturating_mul(MAX_EXPANSION_RATIO));
+        if size > allowed {
+            let (anchor, copied) = largest_alias.unwrap_or_default();
+            return Err(YamlError::new(
+                node.mark,
+                format!(
+                    "aliases expand this value to {size} values, more than \
+                     {MAX_EXPANSION_RATIO} times the {written} the document is written with \
+                     (alias '*{anchor}' copies {copied} values each time)"
                 ),
             ));
         }
@@ -549,7 +576,15 @@ impl<'a> Composer<'a> {
         Ok(())
     }
 
-    fn resolve_alias(&self, anchor: usize, mark: Mark) -> Result<NodeId, YamlError> {
+    fn resolve_alias(&mut self, anchor: usize, mark: Mark) -> Result<NodeId, YamlError> {
+        let copied = self
+            .anchors
+            .get(&anchor)
+            .and_then(|&id| self.nodes.get(id))
+            .map_or(0, |node| node.size);
+        if self.largest_alias.as_ref().is_none_or(|(_, n)| copied > *n) {
+            self.largest_alias = Some((self.properties.anchor_name(anchor), copied));
+        }
         match self.anchors.get(&anchor) {
             Some(&id) => match self.nodes.get(id) {
                 Some(Node {
@@ -1956,7 +1991,36 @@ h: [*n, *s]
             let items = [previous.as_str(); 10].join(", ");
             text.push_str(&format!("l{level}: &l{level} [{items}]\n"));
         }
-        assert!(error(&text).message.contains("expands to more than"));
+        let message = error(&text).message;
+        assert!(
+            message.contains("aliases expand this value to "),
+            "{message}"
+        );
+        assert!(message.contains("more than 100 times the"), "{message}");
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_naming_its_anchor() {
+        // Six levels of nine copies of the level before, under global_overrides: a few
+        // hundred bytes that would expand to half a million values in every host.
+        let mut text = String::from("global_overrides:\n  b0: &b0 [x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..=6 {
+            let items = [format!("*b{}", level - 1).as_str(); 9].join(", ");
+            text.push_str(&format!("  b{level}: &b{level} [{items}]\n"));
+        }
+        let message = error(&text).message;
+        assert!(
+            message.contains("alias '*b4' copies 66430 values each time"),
+            "{message}"
+        );
+
+        // Sharing a host list, as deployments do, is fine.
+        let mut text =
+            String::from("hosts: &hosts {infra1: {ip: 10.0.0.1}, infra2: {ip: 10.0.0.2}}\n");
+        for n in 0..60 {
+            text.push_str(&format!("group{n}_hosts: *hosts\n"));
+        }
+        assert!(load_str(&text).is_ok());
     }
 
     // --- merge keys ----------------------------------------------------------

@@ -707,3 +707,19 @@ fn whatever_a_run_stores_the_next_run_reads() {
     assert_eq!(d.ok(&[]), first);
     assert_eq!(d.ok(&["--check"]), "Configuration ok!\n");
 }
+
+#[test]
+fn an_alias_bomb_is_refused_naming_the_file_and_the_anchor() {
+    let mut bomb = String::from("global_overrides:\n  b0: &b0 [x, x, x, x, x, x, x, x, x]\n");
+    for level in 1..=6 {
+        let items = [format!("*b{}", level - 1).as_str(); 9].join(", ");
+        bomb.push_str(&format!("  b{level}: &b{level} [{items}]\n"));
+    }
+    let d = Deployment::with_config(&small_config(""));
+    d.write("conf.d/bomb.yml", &bomb);
+    let stderr = d.fails(&[]);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("bomb.yml"), "{stderr}");
+    assert!(stderr.contains("alias '*b4' copies"), "{stderr}");
+    assert!(d.inventory_text().is_none());
+}
