@@ -3,6 +3,7 @@
 mod ansible;
 mod behaviour;
 mod errors;
+mod fuzz;
 #[path = "../../../tests/support/plugins.rs"]
 mod plugin_build;
 mod plugins;
