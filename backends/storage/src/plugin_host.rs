@@ -7,13 +7,17 @@
 //!
 //! Loading, in order, each failure an error naming the library:
 //!
-//! 1. The file must exist, be a regular file, and neither it nor its
-//!    directory (that of the path as written and that of the file it resolves
-//!    to) may be writable by anyone but its owner and root: it must belong to
-//!    root or to the user running the program, and its mode must not have the
-//!    group- or other-write bit. Whoever can replace the library runs code as
-//!    the user running the inventory, usually root (ssh and sudo refuse their
-//!    files on the same grounds).
+//! 1. The file must exist, be a regular file, and neither it nor any directory
+//!    above it, from `/` down (along the path as written and the path it
+//!    resolves to), may be writable by anyone but its owner and root: each must
+//!    belong to root or to the user running the program, and its mode must not
+//!    have the group- or other-write bit, except for a sticky directory (`/tmp`),
+//!    where others cannot rename what is ours. Whoever can replace the library
+//!    runs code as the user running the inventory, usually root (OpenSSH's
+//!    StrictModes and sudo refuse their files on the same grounds). The file is
+//!    opened once (`O_NOFOLLOW`), checked open (`fstat`), and that open file is
+//!    what is loaded (`/proc/self/fd/N`): a directory swapped between the check
+//!    and the load cannot substitute another library.
 //! 2. `dlopen` with `RTLD_NOW | RTLD_LOCAL`: every undefined symbol is
 //!    resolved now, so a library that cannot work fails here and not in the
 //!    middle of a call.
@@ -35,6 +39,7 @@ use std::collections::BTreeSet;
 use std::ffi::c_void;
 use std::fs;
 use std::io;
+use std::os::fd::{AsRawFd, IntoRawFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::ptr;
@@ -89,13 +94,26 @@ impl PluginBackend {
     /// it: permissions, ABI version, symbols. Nothing of the plugin runs but
     /// its initialisers and `osa_inventory_plugin_abi_version`.
     pub fn open(library: &Path) -> Result<PluginBackend, BackendError> {
-        check_permissions(library)?;
-        let lib = unsafe { Library::open(Some(library), RTLD_NOW | RTLD_LOCAL) }.map_err(|e| {
-            // dlerror's text ("PATH: invalid ELF header") already names the file.
+        let file = open_checked(library)?;
+        // Loaded through the descriptor of the checked file; without /proc, by its path
+        // (checked a moment ago, in directories nobody else may change).
+        let fd_path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+        let load_path = if fd_path.exists() {
+            fd_path
+        } else {
+            fs::canonicalize(library).unwrap_or_else(|_| library.to_path_buf())
+        };
+        let lib = unsafe { Library::open(Some(&load_path), RTLD_NOW | RTLD_LOCAL) };
+        // Kept open, as the library is kept loaded: the loader knows a library by the name
+        // it was opened with, and a descriptor number used again for another library
+        // would be taken for this one.
+        let _ = file.into_raw_fd();
+        let lib = lib.map_err(|e| {
+            // dlerror's text ("PATH: invalid ELF header") names the file it was given.
             let detail = std::error::Error::source(&e)
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| e.to_string());
-            let prefix = format!("{}: ", library.display());
+            let prefix = format!("{}: ", load_path.display());
             let detail = detail.strip_prefix(&prefix).unwrap_or(&detail).to_string();
             BackendError::new(format_args!(
                 "cannot load plugin library {}: {detail}",
@@ -317,6 +335,14 @@ fn nul_terminated(bytes: &[u8]) -> Vec<u8> {
 /// Refuses a library that users other than its owner and root could replace
 /// (see the module documentation).
 pub fn check_permissions(library: &Path) -> Result<(), BackendError> {
+    open_checked(library).map(drop)
+}
+
+/// Opens `library` for loading, once, after checking that nobody but root and the user
+/// running this program could have replaced it: every directory from `/` down to it
+/// (as written, and where links resolve to), then the open file itself. Loading that
+/// open file (`/proc/self/fd/N`) loads the file checked, whatever is renamed meanwhile.
+pub fn open_checked(library: &Path) -> Result<fs::File, BackendError> {
     let meta = fs::metadata(library).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => BackendError::new(format_args!(
             "plugin library {} does not exist",
@@ -333,29 +359,57 @@ pub fn check_permissions(library: &Path) -> Result<(), BackendError> {
             library.display()
         )));
     }
-    check_writers(library, &meta, library)?;
     let resolved = fs::canonicalize(library).map_err(|e| {
         BackendError::new(format_args!(
             "cannot read plugin library {}: {e}",
             library.display()
         ))
     })?;
-    let dirs: BTreeSet<PathBuf> = [library.parent(), resolved.parent()]
+    // Every directory above the library, as written and as resolved, from the root down
+    // (as OpenSSH's StrictModes): whoever may rename any of them may swap the library.
+    let dirs: BTreeSet<PathBuf> = [library, resolved.as_path()]
         .into_iter()
-        .flatten()
+        .flat_map(|p| p.ancestors().skip(1))
+        .filter(|d| !d.as_os_str().is_empty())
         .map(Path::to_path_buf)
         .collect();
     for dir in dirs {
         let meta = fs::metadata(&dir).map_err(|e| {
             BackendError::new(format_args!(
-                "cannot read {}, the directory of plugin library {}: {e}",
+                "cannot read {}, a directory above plugin library {}: {e}",
                 dir.display(),
                 library.display()
             ))
         })?;
         check_writers(&dir, &meta, library)?;
     }
-    Ok(())
+    // The file opened is the file checked: not through a link swapped in meanwhile.
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    }
+    let file = options.open(&resolved).map_err(|e| {
+        BackendError::new(format_args!(
+            "cannot open plugin library {}: {e}",
+            library.display()
+        ))
+    })?;
+    let meta = file.metadata().map_err(|e| {
+        BackendError::new(format_args!(
+            "cannot read plugin library {}: {e}",
+            library.display()
+        ))
+    })?;
+    if !meta.is_file() {
+        return Err(BackendError::new(format_args!(
+            "plugin library {} is not a file",
+            library.display()
+        )));
+    }
+    check_writers(library, &meta, library)?;
+    Ok(file)
 }
 
 /// Refuses `path` (the library, or a directory of it) when someone other
@@ -376,7 +430,10 @@ fn check_writers(path: &Path, meta: &fs::Metadata, library: &Path) -> Result<(),
         )));
     }
     let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o022 != 0 {
+    // A sticky directory (such as /tmp) lets others add entries but not rename or remove
+    // ours; the next component is checked in turn (root's or ours).
+    let sticky_dir = meta.is_dir() && mode & 0o1000 != 0;
+    if mode & 0o022 != 0 && !sticky_dir {
         return Err(BackendError::new(format_args!(
             "refusing to load plugin library {}: {subject} is writable by users other than \
              its owner (mode {mode:04o}; run chmod go-w {})",

@@ -330,19 +330,48 @@ fn a_library_others_can_write_is_refused() {
     }
     fs::set_permissions(lib, fs::Permissions::from_mode(0o755)).unwrap();
     let dir = built.dir.path();
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o1777)).unwrap();
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o777)).unwrap();
     assert_eq!(
         open_err(lib),
         format!(
             "refusing to load plugin library {}: its directory {} is writable by users other \
-             than its owner (mode 1777; run chmod go-w {})",
+             than its owner (mode 0777; run chmod go-w {})",
             lib.display(),
             dir.display(),
             dir.display()
         )
     );
+    // Sticky, as /tmp: others cannot rename or remove the library, which is ours.
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o1777)).unwrap();
+    PluginBackend::open(lib).unwrap();
     fs::set_permissions(dir, fs::Permissions::from_mode(0o750)).unwrap();
     PluginBackend::open(lib).unwrap();
+}
+
+#[test]
+fn every_directory_above_the_library_is_checked() {
+    // /tmp/X/open/safe/lib.so: `open` is writable by anyone, two levels up.
+    let built = build_c("fixtures/invalid_json.c");
+    let open = built.dir.path().join("open");
+    let safe = open.join("safe");
+    fs::create_dir_all(&safe).unwrap();
+    let lib = safe.join("libplugin.so");
+    fs::copy(&built.library, &lib).unwrap();
+    fs::set_permissions(&lib, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&safe, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+    assert_eq!(
+        open_err(&lib),
+        format!(
+            "refusing to load plugin library {}: its directory {} is writable by users other \
+             than its owner (mode 0777; run chmod go-w {})",
+            lib.display(),
+            open.display(),
+            open.display()
+        )
+    );
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).unwrap();
+    PluginBackend::open(&lib).unwrap();
 }
 
 #[test]
