@@ -19,12 +19,14 @@
 //! 64 bits, binary data, sets, dates given with an explicit tag) are errors
 //! rather than being silently altered.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::str::Chars;
 
+use compact_str::CompactString;
 use serde_json::{Map, Number, Value};
 use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::{Marker, ScanError, Scanner, TScalarStyle, Token, TokenType};
@@ -242,8 +244,9 @@ type NodeId = usize;
 
 /// A node of the document graph, as in PyYAML's composer.
 struct Node {
-    /// The resolved tag, e.g. `tag:yaml.org,2002:int` or `!vault`.
-    tag: String,
+    /// The resolved tag, e.g. `tag:yaml.org,2002:int` or `!vault`: borrowed for the
+    /// standard tags, so that millions of scalars do not each allocate their tag.
+    tag: Cow<'static, str>,
     kind: NodeKind,
     mark: Mark,
     /// How many sequences and mappings are nested in this node, itself
@@ -254,7 +257,9 @@ struct Node {
 }
 
 enum NodeKind {
-    Scalar(String),
+    /// Inline up to 24 bytes: a configuration's scalars are mostly short, and millions of
+    /// them would otherwise be as many allocations.
+    Scalar(CompactString),
     Sequence(Vec<NodeId>),
     Mapping(Vec<(NodeId, NodeId)>),
     /// A sequence or mapping whose end has not been reached yet; an alias to
@@ -384,7 +389,7 @@ impl<'a> Composer<'a> {
                     let tag = resolve_scalar_tag(&value, style, tag.as_ref());
                     let id = self.add_node(Node {
                         tag,
-                        kind: NodeKind::Scalar(value),
+                        kind: NodeKind::Scalar(CompactString::from(value)),
                         mark,
                         height: 0,
                         size: 1,
@@ -433,7 +438,7 @@ impl<'a> Composer<'a> {
         &mut self,
         anchor: usize,
         tag: Option<Tag>,
-        default_tag: &str,
+        default_tag: &'static str,
         mark: Mark,
         depth: usize,
     ) -> Result<NodeId, YamlError> {
@@ -653,8 +658,8 @@ fn too_deep(mark: Mark) -> YamlError {
 
 /// The full text of a tag: `!!str` is `tag:yaml.org,2002:str`, `!vault`
 /// stays `!vault`, `!<...>` is its content.
-fn full_tag(tag: &Tag) -> String {
-    format!("{}{}", tag.handle, tag.suffix)
+fn full_tag(tag: &Tag) -> Cow<'static, str> {
+    Cow::Owned(format!("{}{}", tag.handle, tag.suffix))
 }
 
 /// The non-specific tag `!`: PyYAML resolves such a node as if it had no
@@ -664,21 +669,21 @@ fn is_non_specific(tag: &Tag) -> bool {
     tag.handle.is_empty() && tag.suffix == "!"
 }
 
-fn container_tag(tag: Option<&Tag>, default: &str) -> String {
+fn container_tag(tag: Option<&Tag>, default: &'static str) -> Cow<'static, str> {
     match tag {
         Some(tag) if !is_non_specific(tag) => full_tag(tag),
-        _ => default.to_owned(),
+        _ => Cow::Borrowed(default),
     }
 }
 
-fn resolve_scalar_tag(value: &str, style: TScalarStyle, tag: Option<&Tag>) -> String {
+fn resolve_scalar_tag(value: &str, style: TScalarStyle, tag: Option<&Tag>) -> Cow<'static, str> {
     match tag {
         Some(tag) if !is_non_specific(tag) => full_tag(tag),
-        Some(_) => implicit_scalar_tag(value).to_owned(),
+        Some(_) => Cow::Borrowed(implicit_scalar_tag(value)),
         // Only plain scalars are resolved by content; quoted and block
         // scalars are always strings.
-        None if style == TScalarStyle::Plain => implicit_scalar_tag(value).to_owned(),
-        None => TAG_STR.to_owned(),
+        None if style == TScalarStyle::Plain => Cow::Borrowed(implicit_scalar_tag(value)),
+        None => Cow::Borrowed(TAG_STR),
     }
 }
 
@@ -1042,7 +1047,7 @@ impl<'a> Constructor<'a> {
     /// sequence or mapping is pushed on `stack` and gives `None`.
     fn start(&self, id: NodeId, stack: &mut Vec<Building<'a>>) -> Result<Option<Value>, YamlError> {
         let node = self.node(id)?;
-        match node.tag.as_str() {
+        match node.tag.as_ref() {
             TAG_SEQ => match &node.kind {
                 NodeKind::Sequence(items) => {
                     stack.push(Building::Sequence {
@@ -1083,7 +1088,7 @@ impl<'a> Constructor<'a> {
 
     /// The value of a node whose tag is not `!!seq` or `!!map`.
     fn construct_scalar(&self, node: &Node) -> Result<Value, YamlError> {
-        match node.tag.as_str() {
+        match node.tag.as_ref() {
             TAG_NULL => {
                 expect_scalar(node)?;
                 Ok(Value::Null)
@@ -1113,9 +1118,9 @@ impl<'a> Constructor<'a> {
                  (a sequence or mapping cannot be a key)",
             )
         };
-        let key = match (&node.kind, node.tag.as_str()) {
+        let key = match (&node.kind, node.tag.as_ref()) {
             // PyYAML's flatten_mapping reads a `=` key as a string.
-            (NodeKind::Scalar(text), TAG_VALUE) => Value::String(text.clone()),
+            (NodeKind::Scalar(text), TAG_VALUE) => Value::String(text.to_string()),
             // A Python list or dict cannot be a dict key.
             (NodeKind::Sequence(_) | NodeKind::Mapping(_), TAG_SEQ | TAG_MAP) => {
                 return Err(unhashable());

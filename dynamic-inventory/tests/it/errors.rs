@@ -723,3 +723,34 @@ fn an_alias_bomb_is_refused_naming_the_file_and_the_anchor() {
     assert!(stderr.contains("alias '*b4' copies"), "{stderr}");
     assert!(d.inventory_text().is_none());
 }
+
+#[test]
+fn ten_megabytes_of_configuration_stay_under_a_gibibyte() {
+    // An unused list of five million short items: ten megabytes of flow YAML, the input
+    // that once needed 1.25 GiB.
+    let d = Deployment::with_config(&small_config(""));
+    let mut big = String::with_capacity(10_000_016);
+    big.push_str("unused_list: [");
+    big.push_str(&"1,".repeat(4_999_999));
+    big.push_str("1]\n");
+    d.write("conf.d/big.yml", &big);
+    #[allow(clippy::zombie_processes)] // reaped by wait4 below
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dynamic-inventory"))
+        .arg("--config")
+        .arg(d.path())
+        .arg("-e")
+        .arg(reference_env())
+        .env("OSA_INI_PATH", default_osa_ini())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: rusage is plain data, filled by wait4 for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    let peak_kib = usage.ru_maxrss as u64;
+    assert!(peak_kib < 1024 * 1024, "peak memory {peak_kib} KiB");
+}
