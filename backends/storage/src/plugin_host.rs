@@ -95,6 +95,12 @@ impl PluginBackend {
     /// its initialisers and `osa_inventory_plugin_abi_version`.
     pub fn open(library: &Path) -> Result<PluginBackend, BackendError> {
         let file = open_checked(library)?;
+        Self::load_checked(library, file)
+    }
+
+    /// Loads the library `file` (opened and checked by [`open_checked`]; `library` names
+    /// it in messages).
+    fn load_checked(library: &Path, file: fs::File) -> Result<PluginBackend, BackendError> {
         // Loaded through the descriptor of the checked file; without /proc, by its path
         // (checked a moment ago, in directories nobody else may change).
         let fd_path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));

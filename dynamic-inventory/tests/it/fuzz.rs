@@ -6,10 +6,14 @@
 //! * no input makes a reader panic;
 //! * an inventory the reader accepts is written back as text the reader accepts again,
 //!   with the same fingerprint (whatever a run stores, the next run reads);
-//! * a refusal is one line of message.
+//! * a refusal is one line of message;
+//! * the whole program, on a mutated configuration or stored inventory, either stores an
+//!   inventory the next run reads, or fails with one line, exit status 1, and the stored
+//!   inventory untouched.
 //!
 //! The seeds are fixed: a failure names the case, the seed and the round, which
-//! reproduce it. `FUZZ_ROUNDS` raises the number of inputs (default 1,500 per reader).
+//! reproduce it. `FUZZ_ROUNDS` raises the number of inputs (default 1,500 per reader, a
+//! twentieth of that for whole runs of the program).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -188,4 +192,53 @@ fn whatever_the_inventory_reader_accepts_it_reads_back() {
         accepted > 0 && refused > 0,
         "{accepted} accepted, {refused} refused"
     );
+}
+
+#[test]
+fn the_program_on_mutated_inputs_fails_cleanly_or_stores_what_it_reads_back() {
+    // The whole program, on a mutated configuration or a mutated stored inventory: it
+    // either succeeds and stores an inventory the next run reads, or fails with one line,
+    // exit status 1, and the stored inventory untouched. Fewer rounds: each is a process.
+    let mut rng = Rng(0x5eed_b1a5_0000_0003);
+    let rounds = (rounds() / 20).max(20);
+    for round in 0..rounds {
+        let case = if round % 2 == 0 { "test" } else { "prod" };
+        let d = Deployment::from_case(case);
+        let config = d.path().join("openstack_user_config.yml");
+        let stored = std::fs::read(reference_case(case).join("steady_state.json")).unwrap();
+        if round % 4 < 2 {
+            let mutated = mutate(&std::fs::read(&config).unwrap(), &mut rng);
+            std::fs::write(&config, mutated).unwrap();
+            std::fs::write(d.inventory_path(), &stored).unwrap();
+        } else {
+            std::fs::write(d.inventory_path(), mutate(&stored, &mut rng)).unwrap();
+        }
+        let before = std::fs::read(d.inventory_path()).unwrap();
+        let out = d.run(&[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match out.status.code() {
+            Some(0) => {
+                let again = d.run(&["--check"]);
+                let again_err = String::from_utf8_lossy(&again.stderr);
+                assert!(
+                    !again_err.contains("cannot be used"),
+                    "round {round} ({case}): stored an inventory the next run refuses: {again_err}"
+                );
+            }
+            Some(1) => {
+                assert_eq!(
+                    stderr.lines().count(),
+                    1,
+                    "round {round} ({case}): {stderr}"
+                );
+                assert!(out.stdout.is_empty(), "round {round} ({case})");
+                assert_eq!(
+                    std::fs::read(d.inventory_path()).unwrap(),
+                    before,
+                    "round {round} ({case}): the stored inventory was touched"
+                );
+            }
+            other => panic!("round {round} ({case}): exit {other:?}: {stderr}"),
+        }
+    }
 }

@@ -413,3 +413,17 @@ fn a_library_owned_by_another_user_is_refused() {
         )
     );
 }
+
+#[test]
+fn the_file_checked_is_the_file_loaded() {
+    // Between the check and the load, another library takes the checked one's name (as
+    // a rename or a directory swap would do): the checked file is still what is loaded.
+    let good = build_c("fixtures/invalid_json.c");
+    let other = build_c("fixtures/abi_newer.c");
+    let file = open_checked(&good.library).unwrap();
+    fs::rename(&other.library, &good.library).unwrap();
+    let loaded = PluginBackend::load_checked(&good.library, file);
+    assert!(loaded.is_ok(), "{:?}", loaded.err());
+    // Loading by name now would get the other library, which is refused.
+    assert!(open_err(&good.library).contains("implements plugin ABI version 2"));
+}
