@@ -349,7 +349,8 @@ pub fn check_permissions(library: &Path) -> Result<(), BackendError> {
 /// (as written, and where links resolve to), then the open file itself. Loading that
 /// open file (`/proc/self/fd/N`) loads the file checked, whatever is renamed meanwhile.
 pub fn open_checked(library: &Path) -> Result<fs::File, BackendError> {
-    let meta = fs::metadata(library).map_err(|e| match e.kind() {
+    // Whether it is a file is checked on the open file below.
+    let resolved = fs::canonicalize(library).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => BackendError::new(format_args!(
             "plugin library {} does not exist",
             library.display()
@@ -358,18 +359,6 @@ pub fn open_checked(library: &Path) -> Result<fs::File, BackendError> {
             "cannot read plugin library {}: {e}",
             library.display()
         )),
-    })?;
-    if !meta.is_file() {
-        return Err(BackendError::new(format_args!(
-            "plugin library {} is not a file",
-            library.display()
-        )));
-    }
-    let resolved = fs::canonicalize(library).map_err(|e| {
-        BackendError::new(format_args!(
-            "cannot read plugin library {}: {e}",
-            library.display()
-        ))
     })?;
     // Every directory above the library, as written and as resolved, from the root down
     // (as OpenSSH's StrictModes): whoever may rename any of them may swap the library.

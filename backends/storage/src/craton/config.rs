@@ -139,34 +139,13 @@ impl CratonConfig {
         let cloud = name("cloud", DEFAULT_CLOUD)?;
         let region = name("region", DEFAULT_REGION)?;
         let ca_pem = get("ca_file").map(read_ca_file).transpose()?;
-        let timeout = match get("timeout") {
-            None => DEFAULT_TIMEOUT,
-            Some(text) => match text.parse::<u64>() {
-                Ok(seconds) if (1..=MAX_TIMEOUT).contains(&seconds) => seconds,
-                _ => {
-                    return Err(invalid(
-                        "timeout",
-                        format!(
-                            "'{text}' is not a whole number of seconds from 1 to {MAX_TIMEOUT}"
-                        ),
-                    ));
-                }
-            },
-        };
-        let lock_timeout = match get("lock_timeout") {
-            None => DEFAULT_LOCK_TIMEOUT,
-            Some(text) => match text.parse::<u64>() {
-                Ok(seconds) if seconds <= MAX_LOCK_TIMEOUT => seconds,
-                _ => {
-                    return Err(invalid(
-                        "lock_timeout",
-                        format!(
-                            "'{text}' is not a whole number of seconds from 0 to {MAX_LOCK_TIMEOUT}"
-                        ),
-                    ));
-                }
-            },
-        };
+        let timeout = seconds("timeout", get("timeout"), DEFAULT_TIMEOUT, 1..=MAX_TIMEOUT)?;
+        let lock_timeout = seconds(
+            "lock_timeout",
+            get("lock_timeout"),
+            DEFAULT_LOCK_TIMEOUT,
+            0..=MAX_LOCK_TIMEOUT,
+        )?;
         let cache_dir = match get("cache_dir") {
             Some(dir) if Path::new(dir).is_absolute() => PathBuf::from(dir),
             Some(dir) => {
@@ -194,6 +173,29 @@ impl CratonConfig {
             cache_dir,
             lock_timeout: Duration::from_secs(lock_timeout),
         })
+    }
+}
+
+/// A number of seconds within `allowed` (`default` when not set).
+fn seconds(
+    key: &'static str,
+    text: Option<&str>,
+    default: u64,
+    allowed: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(text) = text else {
+        return Ok(default);
+    };
+    match text.parse::<u64>() {
+        Ok(n) if allowed.contains(&n) => Ok(n),
+        _ => Err(invalid(
+            key,
+            format!(
+                "'{text}' is not a whole number of seconds from {} to {}",
+                allowed.start(),
+                allowed.end()
+            ),
+        )),
     }
 }
 
