@@ -20,9 +20,10 @@
 //! interleaved pairs (a third of them, at least 3, for the runs without a cache).
 //! Without `../shared/craton` beside the checkout, says it is skipped and exits 0.
 
-mod common;
 #[path = "../../tests/support/craton.rs"]
 mod craton_server;
+#[path = "../../tests/support/rusage.rs"]
+mod rusage;
 #[path = "../tests/it/synthetic.rs"]
 mod synthetic;
 
@@ -61,7 +62,7 @@ fn run_once(config: &Path, osa_ini: &Path, cwd: &Path, stdout: Option<&Path>) ->
         .stderr(Stdio::inherit())
         .spawn()
         .expect("the binary starts");
-    let (status, peak_rss_kib) = common::wait_with_rusage(child.id() as libc::pid_t);
+    let (status, peak_rss_kib) = rusage::wait_with_rusage(child.id() as libc::pid_t);
     let time = start.elapsed();
     assert!(
         status == 0,

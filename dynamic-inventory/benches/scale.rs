@@ -11,11 +11,12 @@
 //! in the same state. `BENCH_SIZES=100,1000` and `BENCH_RUNS=9` change what is measured
 //! (default: all three sizes, 7 pairs for 10,000 hosts and 21 for smaller deployments).
 
-mod common;
 #[path = "../../tests/support/fixtures.rs"]
 mod fixtures;
 #[path = "../../tests/support/plugins.rs"]
 mod plugin_build;
+#[path = "../../tests/support/rusage.rs"]
+mod rusage;
 #[path = "../tests/it/synthetic.rs"]
 mod synthetic;
 
@@ -41,7 +42,7 @@ fn run_once(args: &[&str], osa_ini: &Path) -> (Duration, u64) {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("the binary starts");
-    let (status, rss) = common::wait_with_rusage(child.id() as libc::pid_t);
+    let (status, rss) = rusage::wait_with_rusage(child.id() as libc::pid_t);
     let elapsed = start.elapsed();
     assert!(status == 0, "dynamic-inventory failed: {args:?}");
     (elapsed, rss)

@@ -745,12 +745,7 @@ fn ten_megabytes_of_configuration_stay_under_a_gibibyte() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut status = 0;
-    // SAFETY: rusage is plain data, filled by wait4 for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
-    let peak_kib = usage.ru_maxrss as u64;
+    let (status, peak_kib) = crate::rusage::wait_with_rusage(child.id() as libc::pid_t);
+    assert_eq!(status, 0);
     assert!(peak_kib < 1024 * 1024, "peak memory {peak_kib} KiB");
 }

@@ -9,6 +9,8 @@ mod plugin_build;
 mod plugins;
 mod reference;
 mod reproducible;
+#[path = "../../../tests/support/rusage.rs"]
+mod rusage;
 mod storage;
 mod support;
 mod synthetic;

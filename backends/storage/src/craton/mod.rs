@@ -194,18 +194,11 @@ impl CratonBackend {
         let Some(cloud) = find_cloud(api, &cloud_name)? else {
             return Ok(Found::default());
         };
-        // `GET /regions?name=` ignores the cloud: list the cloud's regions and match.
-        let regions = list_all(api, &format!("/regions?cloud_id={cloud}"), "regions")?;
-        let id_of = |name: &str| {
-            regions
-                .iter()
-                .find(|r| r["name"].as_str() == Some(name))
-                .and_then(|r| r["id"].as_i64())
-        };
+        let regions = regions_of(api, cloud)?;
         Ok(Found {
             cloud: Some(cloud),
-            fleet_region: id_of(&region),
-            store_region: id_of(&store),
+            fleet_region: regions.get(&region).copied(),
+            store_region: regions.get(&store).copied(),
         })
     }
 
@@ -319,13 +312,7 @@ impl CratonBackend {
                 api,
                 "/regions",
                 json!({ "name": name, "cloud_id": cloud }),
-                || {
-                    let regions = list_all(api, &format!("/regions?cloud_id={cloud}"), "regions")?;
-                    Ok(regions
-                        .iter()
-                        .find(|r| r["name"].as_str() == Some(name))
-                        .and_then(|r| r["id"].as_i64()))
-                },
+                || Ok(regions_of(api, cloud)?.get(name).copied()),
             )
         };
         Ok(Places {
@@ -460,11 +447,8 @@ impl CratonBackend {
             // Most likely the hosts were changed in Craton since the last write (a host
             // added or deleted there): read them all and correct what differs. When that
             // fails too (Craton is down), the first error is the one to report.
-            let (current, mut ids) = self
-                .read_fleet(places.fleet_region)
-                .map_err(|_| first.clone())?;
-            let plan = fleet::plan(&current, wanted);
-            self.apply(places, &plan, wanted, &mut ids)
+            let ids = self
+                .correct_every_host(places, wanted)
                 .map_err(|_| first.clone())?;
             eprintln!(
                 "craton backend: the hosts in Craton were not as the last write left them \
@@ -479,10 +463,21 @@ impl CratonBackend {
                  reading every host to correct them"
             );
         }
+        let ids = self.correct_every_host(places, wanted)?;
+        self.record_sync(state, revision, &ids, true)
+    }
+
+    /// Reads every host of the fleet region and corrects what differs from `wanted`;
+    /// returns the host ids.
+    fn correct_every_host(
+        &mut self,
+        places: Places,
+        wanted: &Fleet,
+    ) -> Result<BTreeMap<String, i64>, BackendError> {
         let (current, mut ids) = self.read_fleet(places.fleet_region)?;
         let plan = fleet::plan(&current, wanted);
         self.apply(places, &plan, wanted, &mut ids)?;
-        self.record_sync(state, revision, &ids, true)
+        Ok(ids)
     }
 
     fn read_host_ids(&mut self, state_cell: i64) -> Result<BTreeMap<String, i64>, BackendError> {
@@ -837,6 +832,16 @@ fn find_cloud(api: &Api, name: &str) -> Result<Option<i64>, BackendError> {
         }
         Err(e) => Err(fault(e)),
     }
+}
+
+/// The regions of a cloud by name. (`GET /regions?name=` looks a name up across all
+/// clouds, and fails when two have it: list the cloud's regions and match instead.)
+fn regions_of(api: &Api, cloud: i64) -> Result<BTreeMap<String, i64>, BackendError> {
+    let regions = list_all(api, &format!("/regions?cloud_id={cloud}"), "regions")?;
+    Ok(regions
+        .iter()
+        .filter_map(|r| Some((r["name"].as_str()?.to_string(), r["id"].as_i64()?)))
+        .collect())
 }
 
 /// Creates an object; when Craton says it exists already (another run was quicker),

@@ -1,4 +1,7 @@
-//! What both benchmarks need to measure a whole process.
+//! The peak memory of a whole process: for the benchmarks and the memory tests of
+//! dynamic-inventory (each includes this file with `#[path]`).
+
+#![allow(dead_code)]
 
 /// Waits for a child and returns its exit status and maximum resident set (KiB).
 pub fn wait_with_rusage(pid: libc::pid_t) -> (i32, u64) {
