@@ -99,8 +99,8 @@ pub struct ShapeError(pub String);
 impl Inventory {
     /// Reads an inventory document, checking its shape.
     pub fn parse(text: &str) -> Result<Inventory, ShapeError> {
-        let value: Val =
-            serde_json::from_str(text).map_err(|e| ShapeError(format!("not valid JSON: {e}")))?;
+        let value =
+            Val::parse_json(text).map_err(|e| ShapeError(format!("not valid JSON: {e}")))?;
         Inventory::from_value(value)
     }
 
@@ -364,6 +364,7 @@ fn member_name(group: &str, key: &str, member: &Val) -> Member {
         Val::Bool(b) => Member::Name(Text::new(if *b { "true" } else { "false" })),
         Val::Int(n) => Member::Name(Text::new(&n.to_string())),
         Val::UInt(n) => Member::Name(Text::new(&n.to_string())),
+        Val::Big(digits) => Member::Name(*digits),
         Val::Float(f) => Member::Name(Text::new(&crate::pyjson::python_float_repr(*f))),
         Val::Str(s) => Member::Name(*s),
         Val::List(_) | Val::Map(_) => Member::Refused,

@@ -7,6 +7,8 @@
 
 use crate::value::{Map, Val};
 
+pub mod read;
+
 /// Where serialized bytes go: a buffer, or a hasher when only a fingerprint is needed.
 pub trait Sink {
     fn put(&mut self, bytes: &[u8]);
@@ -149,6 +151,7 @@ impl<'a, S: Sink> Writer<'a, S> {
             Val::Bool(false) => self.out.put(b"false"),
             Val::Int(n) => self.out.put(n.to_string().as_bytes()),
             Val::UInt(n) => self.out.put(n.to_string().as_bytes()),
+            Val::Big(digits) => self.out.put(digits.as_bytes()),
             Val::Float(f) => self.out.put(python_float_repr(*f).as_bytes()),
             Val::Str(s) => write_string(self.out, s),
             Val::List(items) => {

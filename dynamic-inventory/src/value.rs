@@ -14,8 +14,9 @@ use std::ptr::NonNull;
 use std::sync::{LazyLock, Mutex};
 
 use rustc_hash::FxHashSet;
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use thin_vec::ThinVec;
+
+use crate::pyjson::read::{Builder, Number, SyntaxError};
 
 /// Every string ever interned, so equal texts are one pointer (and compare as one).
 static INTERNER: LazyLock<Mutex<FxHashSet<Text>>> = LazyLock::new(Default::default);
@@ -136,6 +137,10 @@ pub enum Val {
     Bool(bool),
     Int(i64),
     UInt(u64),
+    /// An integer beyond 64 bits, as its digits: Python keeps it exact, and so do we.
+    Big(Text),
+    /// Any float, `NaN` and the infinities included (Python writes them as `NaN`,
+    /// `Infinity`, `-Infinity`).
     Float(f64),
     Str(Text),
     List(ThinVec<Val>),
@@ -182,6 +187,7 @@ impl Val {
             Val::Bool(b) => *b,
             Val::Int(n) => *n != 0,
             Val::UInt(n) => *n != 0,
+            Val::Big(_) => true,
             Val::Float(f) => *f != 0.0,
             Val::Str(s) => !s.is_empty(),
             Val::List(l) => !l.is_empty(),
@@ -222,9 +228,11 @@ impl Val {
             Val::Bool(b) => serde_json::Value::Bool(*b),
             Val::Int(n) => (*n).into(),
             Val::UInt(n) => (*n).into(),
+            // For messages only: JSON data has no exact form for these.
+            Val::Big(digits) => serde_json::Value::String(digits.to_string()),
             Val::Float(f) => serde_json::Number::from_f64(*f)
                 .map(serde_json::Value::Number)
-                .unwrap_or(serde_json::Value::Null),
+                .unwrap_or_else(|| serde_json::Value::String(crate::pyjson::python_float_repr(*f))),
             Val::Str(s) => serde_json::Value::String(s.to_string()),
             Val::List(l) => serde_json::Value::Array(l.iter().map(Val::to_json).collect()),
             Val::Map(m) => serde_json::Value::Object(
@@ -389,84 +397,52 @@ fn compare_short(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     a.len().cmp(&b.len())
 }
 
-impl<'de> Deserialize<'de> for Val {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Val, D::Error> {
-        deserializer.deserialize_any(ValVisitor)
-    }
-}
+/// Builds values straight from the parser's text: keys and strings interned without
+/// an owned copy first, objects sorted once when complete.
+pub struct ValBuilder;
 
-struct ValVisitor;
-
-impl<'de> Visitor<'de> for ValVisitor {
+impl Builder for ValBuilder {
     type Value = Val;
+    type Key = Text;
 
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
+    fn null(&mut self) -> Val {
+        Val::Null
     }
 
-    fn visit_unit<E>(self) -> Result<Val, E> {
-        Ok(Val::Null)
+    fn bool(&mut self, value: bool) -> Val {
+        Val::Bool(value)
     }
 
-    fn visit_bool<E>(self, b: bool) -> Result<Val, E> {
-        Ok(Val::Bool(b))
-    }
-
-    fn visit_i64<E>(self, n: i64) -> Result<Val, E> {
-        Ok(Val::Int(n))
-    }
-
-    fn visit_u64<E>(self, n: u64) -> Result<Val, E> {
-        Ok(match i64::try_from(n) {
-            Ok(i) => Val::Int(i),
-            Err(_) => Val::UInt(n),
-        })
-    }
-
-    fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Val, E> {
-        if n.is_finite() {
-            Ok(Val::Float(n))
-        } else {
-            Err(E::custom("a number that is not finite"))
+    fn number(&mut self, value: Number<'_>) -> Val {
+        match value {
+            Number::Int(n) => Val::Int(n),
+            Number::UInt(n) => Val::UInt(n),
+            Number::Big(digits) => Val::Big(Text::new(digits)),
+            Number::Float(f) => Val::Float(f),
         }
     }
 
-    fn visit_str<E>(self, s: &str) -> Result<Val, E> {
-        Ok(Val::str(s))
+    fn string(&mut self, value: &str) -> Val {
+        Val::str(value)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Val, A::Error> {
-        let mut items = ThinVec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Val::List(items))
+    fn key(&mut self, value: &str) -> Text {
+        Text::new(value)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Val, A::Error> {
-        let mut pairs = Vec::with_capacity(access.size_hint().unwrap_or(0));
-        while let Some(key) = access.next_key::<Text>()? {
-            let value: Val = access.next_value()?;
-            pairs.push((key, value));
-        }
-        Ok(Val::Map(Map::from_pairs(pairs)))
+    fn list(&mut self, items: std::vec::Drain<'_, Val>) -> Val {
+        Val::List(items.collect())
+    }
+
+    fn map(&mut self, entries: std::vec::Drain<'_, (Text, Val)>) -> Val {
+        Val::Map(Map::from_pairs(entries.collect()))
     }
 }
 
-/// A key is interned straight from the parser's text, without an owned copy first.
-impl<'de> Deserialize<'de> for Text {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Text, D::Error> {
-        struct TextVisitor;
-        impl Visitor<'_> for TextVisitor {
-            type Value = Text;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Text, E> {
-                Ok(Text::new(s))
-            }
-        }
-        deserializer.deserialize_str(TextVisitor)
+impl Val {
+    /// Reads JSON text as Python's `json.loads` does (see [`crate::pyjson::read`]).
+    pub fn parse_json(text: &str) -> Result<Val, SyntaxError> {
+        crate::pyjson::read::parse(text, &mut ValBuilder)
     }
 }
 
@@ -485,7 +461,7 @@ mod tests {
 
     #[test]
     fn maps_stay_sorted_and_last_value_wins() {
-        let v: Val = serde_json::from_str(r#"{"b": 1, "a": [true, null], "b": 2}"#).unwrap();
+        let v = Val::parse_json(r#"{"b": 1, "a": [true, null], "b": 2}"#).unwrap();
         let m = v.as_map().unwrap();
         let keys: Vec<&str> = m.keys().map(|k| k.as_str()).collect();
         assert_eq!(keys, ["a", "b"]);

@@ -8,6 +8,7 @@
 //! the stored inventory and `migrate` copies it to another backend unchanged.
 
 pub mod cli;
+pub mod document;
 pub mod edit;
 pub mod error;
 pub mod python;
@@ -130,17 +131,10 @@ fn parse(stored: &Stored) -> Result<Inventory> {
 
 /// The stored inventory as `json.loads` reads it: keys in stored order.
 fn as_document(stored: &Stored) -> Result<Map<String, Value>> {
-    match serde_json::from_str(&stored.text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Error::Corrupt {
-            location: stored.location.clone(),
-            message: "the inventory is not a JSON object".into(),
-        }),
-        Err(e) => Err(Error::Corrupt {
-            location: stored.location.clone(),
-            message: format!("not valid JSON: {e}"),
-        }),
-    }
+    document::parse(&stored.text).map_err(|message| Error::Corrupt {
+        location: stored.location.clone(),
+        message,
+    })
 }
 
 /// `dump`: the stored text, unchanged, after checking it is an inventory.

@@ -6,9 +6,22 @@ use std::cmp::Ordering;
 use dynamic_inventory::pyjson::{python_float_repr, write_string};
 use serde_json::{Number, Value};
 
+use crate::document::special_number;
+
+/// `repr()` of a number strict JSON lacks, from its JSON text (`NaN`, `-Infinity`, digits).
+fn special_repr(text: &str) -> &str {
+    match text {
+        "NaN" => "nan",
+        "Infinity" => "inf",
+        "-Infinity" => "-inf",
+        digits => digits,
+    }
+}
+
 /// `str(value)` of the value `json.loads` makes of this JSON value.
 pub fn str_of(value: &Value) -> String {
     match value {
+        Value::String(_) if special_number(value).is_some() => repr(value),
         Value::String(s) => s.clone(),
         other => repr(other),
     }
@@ -27,7 +40,10 @@ fn write_repr(out: &mut String, value: &Value) {
         Value::Bool(true) => out.push_str("True"),
         Value::Bool(false) => out.push_str("False"),
         Value::Number(n) => out.push_str(&number(n)),
-        Value::String(s) => out.push_str(&repr_str(s)),
+        Value::String(s) => match special_number(value) {
+            Some(text) => out.push_str(special_repr(text)),
+            None => out.push_str(&repr_str(s)),
+        },
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -156,9 +172,10 @@ pub fn expand_tabs(s: &str) -> String {
 /// (`None < 'a'`, two dicts) and upstream stops with a `TypeError`, this still orders:
 /// None, then numbers, strings, lists and objects (objects by their `repr`).
 pub fn compare(a: &Value, b: &Value) -> Ordering {
+    let special = |v| special_number(v).is_some();
     match (a, b) {
         (Value::Null, Value::Null) => Ordering::Equal,
-        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::String(x), Value::String(y)) if !special(a) && !special(b) => x.cmp(y),
         (Value::Array(x), Value::Array(y)) => compare_lists(x, y),
         (Value::Object(_), Value::Object(_)) => repr(a).cmp(&repr(b)),
         _ => match (numeric(a), numeric(b)) {
@@ -180,6 +197,9 @@ pub fn compare_lists(a: &[Value], b: &[Value]) -> Ordering {
 }
 
 fn rank(v: &Value) -> u8 {
+    if special_number(v).is_some() {
+        return 1;
+    }
     match v {
         Value::Null => 0,
         Value::Bool(_) | Value::Number(_) => 1,
@@ -203,6 +223,14 @@ fn numeric(v: &Value) -> Option<Num> {
             (None, Some(u)) => Num::Int(i128::from(u)),
             _ => Num::Float(n.as_f64().unwrap_or(0.0)),
         }),
+        Value::String(_) => {
+            let text = special_number(v)?;
+            Some(match text.parse::<i128>() {
+                Ok(i) => Num::Int(i),
+                // NaN, the infinities, and integers beyond 128 bits (compared as floats).
+                Err(_) => Num::Float(text.parse().unwrap_or(f64::NAN)),
+            })
+        }
         _ => None,
     }
 }
@@ -237,7 +265,10 @@ fn dump(out: &mut Vec<u8>, value: &Value, depth: usize) {
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => out.extend_from_slice(number(n).as_bytes()),
-        Value::String(s) => write_string(out, s),
+        Value::String(s) => match special_number(value) {
+            Some(text) => out.extend_from_slice(text.as_bytes()),
+            None => write_string(out, s),
+        },
         Value::Array(items) if items.is_empty() => out.extend_from_slice(b"[]"),
         Value::Array(items) => {
             out.push(b'[');
@@ -296,6 +327,30 @@ mod tests {
             str_of(&json!({"k": "v", "n": {"x": [1]}})),
             "{'k': 'v', 'n': {'x': [1]}}"
         );
+    }
+
+    #[test]
+    fn numbers_json_lacks_print_and_sort_as_python() {
+        let doc = crate::document::parse(
+            r#"{"l": [NaN, Infinity, -Infinity, 123456789012345678901234567890, "x"]}"#,
+        )
+        .unwrap();
+        let list = &doc["l"];
+        assert_eq!(
+            str_of(list),
+            "[nan, inf, -inf, 123456789012345678901234567890, 'x']"
+        );
+        assert_eq!(str_of(&list[0]), "nan");
+        assert_eq!(str_of(&list[3]), "123456789012345678901234567890");
+        assert_eq!(
+            dumps_indent2(list),
+            "[\n  NaN,\n  Infinity,\n  -Infinity,\n  123456789012345678901234567890,\n  \"x\"\n]\n"
+        );
+        // Numbers among numbers, before strings.
+        assert_eq!(compare(&list[1], &json!(5)), Ordering::Greater);
+        assert_eq!(compare(&list[2], &json!(5)), Ordering::Less);
+        assert_eq!(compare(&list[3], &json!(u64::MAX)), Ordering::Greater);
+        assert_eq!(compare(&list[3], &list[4]), Ordering::Less);
     }
 
     #[test]

@@ -278,3 +278,64 @@ fn an_upstream_inventory_missing_those_containers_gets_them_in_one_write() {
     assert_eq!(d.inventory_text().unwrap(), written);
     assert_eq!(d.backup_members(), members);
 }
+
+// ---------------------------------------------------------------------------------------
+// Numbers strict JSON lacks: upstream writes YAML's `.nan` and `.inf` as `NaN` and
+// `Infinity`, and integers of any size as their digits.
+
+/// The variables upstream writes for `var_nan: .nan` and the like, in its format (keys
+/// that sort before every other variable of a host).
+const NUMBERS_JSON_LACKS: &str = "                \"aa_big\": 123456789012345678901234567890,
+                \"aa_inf\": Infinity,
+                \"aa_list\": [
+                    NaN,
+                    -Infinity,
+                    -98765432109876543210987654321
+                ],
+                \"aa_nan\": NaN,
+";
+
+/// `text` with [`NUMBERS_JSON_LACKS`] among the variables of its first host.
+fn with_numbers_json_lacks(text: &str) -> String {
+    let hostvars = "        \"hostvars\": {\n";
+    let at = text.find(hostvars).expect("hostvars") + hostvars.len();
+    let first_host_end = at + text[at..].find("{\n").expect("a host") + 2;
+    format!(
+        "{}{NUMBERS_JSON_LACKS}{}",
+        &text[..first_host_end],
+        &text[first_host_end..]
+    )
+}
+
+#[test]
+fn numbers_strict_json_lacks_load_and_are_written_back_unchanged() {
+    for case in reference_cases() {
+        let upstream = with_numbers_json_lacks(&steady_state(&case));
+        assert!(
+            serde_json::from_str::<Value>(&upstream).is_err(),
+            "strict JSON reads it"
+        );
+        let d = Deployment::from_case(&case);
+        d.write("openstack_inventory.json", &upstream);
+        assert_eq!(d.ok(&[]), upstream, "{case}");
+        assert_eq!(d.inventory_text().unwrap(), upstream);
+        assert!(
+            d.backup_members().is_empty(),
+            "{case}: an unchanged inventory was written"
+        );
+
+        // Ansible's per-host query prints them as Python's json.dumps does.
+        let output = d.ok(&["--host", first_host(&upstream)]);
+        assert!(
+            output.contains("\"aa_big\": 123456789012345678901234567890"),
+            "{output}"
+        );
+        assert!(output.contains("\"aa_nan\": NaN"), "{output}");
+    }
+}
+
+fn first_host(text: &str) -> &str {
+    let hostvars = "        \"hostvars\": {\n            \"";
+    let at = text.find(hostvars).expect("hostvars") + hostvars.len();
+    &text[at..at + text[at..].find('"').unwrap()]
+}

@@ -77,3 +77,55 @@ fn a_change_that_changes_nothing_else_still_drops_the_null_once() {
     assert_eq!(site.inventory_text().unwrap(), cleared);
     assert_eq!(site.backups().len(), before + 1, "the second run wrote");
 }
+
+/// `text` (in the generator's format) with the numbers strict JSON lacks, which upstream
+/// writes from YAML's `.nan`, `.inf` and big integers, as the first host's first variables.
+fn with_numbers_json_lacks(text: &str) -> (String, String) {
+    let hostvars = "        \"hostvars\": {\n            \"";
+    let at = text.find(hostvars).expect("hostvars") + hostvars.len();
+    let host = text[at..at + text[at..].find('"').unwrap()].to_string();
+    let first_var = at + text[at..].find("{\n").unwrap() + 2;
+    let numbers = "                \"aa_big\": 123456789012345678901234567890,
+                \"aa_inf\": [
+                    Infinity,
+                    -Infinity
+                ],
+                \"aa_nan\": NaN,
+";
+    let text = format!("{}{numbers}{}", &text[..first_var], &text[first_var..]);
+    (text, host)
+}
+
+#[test]
+fn numbers_strict_json_lacks_are_read_printed_and_kept_as_upstream_does() {
+    let (upstream, host) = with_numbers_json_lacks(&steady_state("prod"));
+    assert!(
+        serde_json::from_str::<Value>(&upstream).is_err(),
+        "strict JSON reads it"
+    );
+    let site = Site::with_inventory(&upstream);
+    let clean = Site::prod();
+    for args in [&["-l"][..], &["-g"], &["-G"]] {
+        assert_eq!(site.ok(args), clean.ok(args), "{args:?}");
+    }
+    // json.dumps(indent=2) writes them as it read them.
+    let export = site.ok(&["-e"]);
+    let expected = clean.ok(&["-e"]).replacen(
+        "\"hostvars\": {\n",
+        "\"hostvars\": {\n        \"aa_big\": 123456789012345678901234567890,\n        \
+         \"aa_inf\": [\n          Infinity,\n          -Infinity\n        ],\n        \
+         \"aa_nan\": NaN,\n",
+        1,
+    );
+    assert_ne!(expected, clean.ok(&["-e"]));
+    assert_eq!(export, expected);
+    assert_eq!(site.ok(&["dump"]), upstream);
+
+    // A change keeps them, byte for byte.
+    let container = "infra2-galera-container-061d9096";
+    assert_ne!(host, container);
+    assert_eq!(site.ok(&["-r", container]), SUCCESS);
+    let written = site.inventory_text().unwrap();
+    assert!(written.contains(&upstream[upstream.find("\"aa_big\"").unwrap()..][..150]));
+    assert!(!written.contains(container));
+}

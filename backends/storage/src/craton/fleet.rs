@@ -36,8 +36,12 @@ pub type Fleet = BTreeMap<String, Host>;
 
 /// The fleet `inventory` (the stored JSON text) stands for.
 pub fn from_inventory(inventory: &str) -> Result<Fleet, String> {
-    let document: Map<String, Value> = serde_json::from_str(inventory)
-        .map_err(|e| format!("the inventory is not a JSON object: {e}"))?;
+    let document: Map<String, Value> = serde_json::from_str(inventory).map_err(|e| {
+        format!(
+            "the inventory is not a JSON object in strict JSON, as Craton's variables \
+                 must be (no NaN or Infinity): {e}"
+        )
+    })?;
     from_document(&document)
 }
 
