@@ -80,8 +80,13 @@ pub enum StorageError {
     },
 
     /// A required section is missing.
-    #[error("{} has no [{section}] section", .path.display())]
-    MissingSection { path: PathBuf, section: String },
+    #[error("{} has no [{section}] section{hint}", .path.display())]
+    MissingSection {
+        path: PathBuf,
+        section: String,
+        /// What is there instead, when something is (`; [Storage] ...`), else empty.
+        hint: String,
+    },
 
     /// A required key is missing (or empty).
     #[error("section [{section}] of {} has no '{key}' key", .path.display())]
@@ -112,14 +117,24 @@ pub enum StorageError {
     /// `[storage] backend` names neither a section nor a built-in type.
     #[error(
         "[storage] backend = {section} in {} names no section [{section}], \
-         and '{section}' is not a built-in backend type",
+         and '{section}' is not a built-in backend type ({known})",
         .path.display()
     )]
-    NoSuchBackendSection { path: PathBuf, section: String },
+    NoSuchBackendSection {
+        path: PathBuf,
+        section: String,
+        /// The backends that exist, for the message.
+        known: String,
+    },
 
     /// A section asked for by name does not exist.
-    #[error("no section [{section}] in {}", .path.display())]
-    NoSuchSection { path: PathBuf, section: String },
+    #[error("no section [{section}] in {} ({known})", .path.display())]
+    NoSuchSection {
+        path: PathBuf,
+        section: String,
+        /// The backends that exist, for the message.
+        known: String,
+    },
 
     /// A section's `type` (or its name, by default) is no backend type.
     #[error("unknown backend type '{kind}' in section [{section}] of {} (known: {known})", .path.display())]

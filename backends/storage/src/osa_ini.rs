@@ -25,11 +25,14 @@
 //! ```
 //!
 //! * A line is blank, a comment (first non-blank character `;` or `#`), a
-//!   section header `[name]`, or `key = value`. Text after ` ;` or ` #` (a
+//!   section header `[name]`, or `key = value` or `key: value` (the first `=`
+//!   or `:` separates, as in Python's configparser). Text after ` ;` or ` #` (a
 //!   comment character preceded by white space) is a comment. Surrounding
 //!   white space is removed from names, keys and values; quotes are kept
-//!   as written. There are no continuation lines. Names and keys are case
-//!   sensitive.
+//!   as written. There are no continuation lines. Keys are case-insensitive
+//!   (read in lower case, as configparser does); section names are
+//!   case-sensitive, and a section missing in one case but present in another
+//!   is named in the error.
 //! * A section or key may appear only once, and every key must be inside a
 //!   section.
 //! * `[storage]` is required and holds exactly one key, `backend`: the name
@@ -61,6 +64,13 @@ use inventory_backend::Settings;
 use crate::StorageError;
 use crate::craton::CratonConfig;
 use crate::craton::config::{ConfigError, KNOWN_KEYS as CRATON_KEYS};
+
+// Why a hand-written reader and not the `rust-ini` crate: every error names its line
+// (a duplicate key or section too, which rust-ini merges silently or keeps as a
+// multi-value), values are taken literally (rust-ini unescapes backslashes and strips
+// quotes by default, which would change a Windows-style or quoted value), and the
+// comment rule keeps `http://host/#x` whole. Those are exactness requirements, in
+// about 80 lines.
 
 /// The `osa.ini` used when `OSA_INI_PATH` is not set.
 pub const DEFAULT_OSA_INI: &str = "/etc/ansible/osa.ini";
@@ -198,15 +208,23 @@ impl OsaIni {
                 });
                 continue;
             }
-            let (key, value) = content.split_once('=').ok_or_else(|| {
+            let delimiter = content.find(['=', ':']).ok_or_else(|| {
                 syntax(
                     line,
                     format!("expected '[section]' or 'key = value', found '{content}'"),
                 )
             })?;
-            let (key, value) = (key.trim(), value.trim());
+            let (key, value) = content.split_at(delimiter);
+            let (key, value) = (key.trim().to_lowercase(), value[1..].trim());
+            let key = key.as_str();
             if key.is_empty() {
-                return Err(syntax(line, format!("no key before '=' in '{content}'")));
+                return Err(syntax(
+                    line,
+                    format!(
+                        "no key before '{}' in '{content}'",
+                        &content[delimiter..=delimiter]
+                    ),
+                ));
             }
             let section = sections
                 .last_mut()
@@ -242,6 +260,13 @@ impl OsaIni {
             .ok_or_else(|| StorageError::MissingSection {
                 path: self.path.clone(),
                 section: STORAGE_SECTION.to_string(),
+                hint: match self.find_ignoring_case(STORAGE_SECTION) {
+                    Some(other) => format!(
+                        "; [{}] differs only in case (section names are case-sensitive)",
+                        other.name
+                    ),
+                    None => String::new(),
+                },
             })?;
         // Anything else here is most likely a misspelt `backend`.
         if let Some((key, _)) = storage.entries.iter().find(|(k, _)| k != BACKEND_KEY) {
@@ -264,6 +289,7 @@ impl OsaIni {
             return Err(StorageError::NoSuchBackendSection {
                 path: self.path.clone(),
                 section: backend.to_string(),
+                known: self.known_backends(),
             });
         }
         self.section(backend)
@@ -282,6 +308,7 @@ impl OsaIni {
                 None => Err(StorageError::NoSuchSection {
                     path: self.path.clone(),
                     section: name.to_string(),
+                    known: self.known_backends(),
                 }),
             };
         };
@@ -359,7 +386,30 @@ impl OsaIni {
     fn find(&self, name: &str) -> Option<&Section> {
         self.sections.iter().find(|s| s.name == name)
     }
+
+    fn find_ignoring_case(&self, name: &str) -> Option<&Section> {
+        self.sections
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
+    }
+
+    /// What a backend name may be, for messages: the backend sections of the file
+    /// and the built-in types usable without one.
+    fn known_backends(&self) -> String {
+        let sections: Vec<&str> = self
+            .section_names()
+            .filter(|name| *name != STORAGE_SECTION)
+            .collect();
+        let sections = match sections.is_empty() {
+            true => "none".to_string(),
+            false => sections.join(", "),
+        };
+        format!("backend sections: {sections}; built-in: {BUILTIN_TYPES}")
+    }
 }
+
+/// The built-in types usable without a section of their own, for messages.
+const BUILTIN_TYPES: &str = "json";
 
 /// The built-in types usable without a section of their own.
 fn builtin_kind(name: &str) -> Option<BackendKind> {
@@ -546,12 +596,61 @@ database = /var/lib/osa/inventory.sqlite
         assert_eq!(
             err("[storage]\nbackend = sqlite\n"),
             "[storage] backend = sqlite in /etc/ansible/osa.ini names no section [sqlite], \
-             and 'sqlite' is not a built-in backend type"
+             and 'sqlite' is not a built-in backend type (backend sections: none; built-in: json)"
+        );
+        assert_eq!(
+            err("[storage]\nbackend = sqlit\n[sqlite]\ntype = plugin\n[Craton]\n"),
+            "[storage] backend = sqlit in /etc/ansible/osa.ini names no section [sqlit], \
+             and 'sqlit' is not a built-in backend type \
+             (backend sections: sqlite, Craton; built-in: json)"
         );
         let ini = parse("[storage]\nbackend = json\n").unwrap();
         assert_eq!(
             ini.section("nope").unwrap_err().to_string(),
-            "no section [nope] in /etc/ansible/osa.ini"
+            "no section [nope] in /etc/ansible/osa.ini (backend sections: none; built-in: json)"
+        );
+    }
+
+    #[test]
+    fn keys_as_configparser_reads_them() {
+        // `key: value` as well as `key = value`, the first of the two separating; keys
+        // in any case.
+        let ini = parse(
+            "[storage]\nBackend: db\n[db]\nTYPE : plugin\nLibrary=/l.so\n\
+             url: http://h:8080/x?a=b\nratio = 1:2\n",
+        )
+        .unwrap();
+        let spec = ini.active().unwrap();
+        assert_eq!(
+            spec.kind,
+            BackendKind::Plugin {
+                library: PathBuf::from("/l.so")
+            }
+        );
+        assert_eq!(
+            spec.settings,
+            settings(&[("url", "http://h:8080/x?a=b"), ("ratio", "1:2")])
+        );
+        assert_eq!(
+            parse("[s]\nKey = a\nkey: b\n").unwrap_err().to_string(),
+            "/etc/ansible/osa.ini, line 3: key 'key' appears twice in section [s]"
+        );
+        assert_eq!(
+            parse("[s]\n: b\n").unwrap_err().to_string(),
+            "/etc/ansible/osa.ini, line 2: no key before ':' in ': b'"
+        );
+    }
+
+    #[test]
+    fn a_section_in_another_case_is_named() {
+        assert_eq!(
+            err("[Storage]\nbackend = json\n"),
+            "/etc/ansible/osa.ini has no [storage] section; [Storage] differs only in case \
+             (section names are case-sensitive)"
+        );
+        assert_eq!(
+            err("[json]\n"),
+            "/etc/ansible/osa.ini has no [storage] section"
         );
     }
 

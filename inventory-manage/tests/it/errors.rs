@@ -118,12 +118,18 @@ fn backend_selection_mistakes_are_named() {
     );
     assert_eq!(
         site.fails(&["--backend", "sqlite", "-l"]),
-        format!("no section [sqlite] in {}\n", default_osa_ini().display())
+        format!(
+            "no section [sqlite] in {} (backend sections: none; built-in: json)\n",
+            default_osa_ini().display()
+        )
     );
     let ini = osa_ini(&site, "json", &json_section("json", site.path()));
     assert_eq!(
         site.fails_with(site.with_ini(&ini), &["--backend", "nope", "-l"]),
-        format!("no section [nope] in {}\n", ini.display())
+        format!(
+            "no section [nope] in {} (backend sections: json; built-in: json)\n",
+            ini.display()
+        )
     );
     assert_eq!(
         site.fails_with(site.with_ini(&ini), &["--backend", "storage", "-l"]),
@@ -272,7 +278,10 @@ fn migrate_mistakes() {
     );
     assert_eq!(
         run(&["migrate", "--to", "nowhere"]),
-        format!("no section [nowhere] in {}\n", ini.display())
+        format!(
+            "no section [nowhere] in {} (backend sections: json, same, other; built-in: json)\n",
+            ini.display()
+        )
     );
     assert_eq!(
         run(&["migrate", "--from", "other", "--to", "json"]),
