@@ -7,14 +7,25 @@ fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let env_d = manifest.join("../etc/environment/env.d");
     println!("cargo:rerun-if-changed={}", env_d.display());
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&env_d)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
-                .collect()
-        })
-        .unwrap_or_default();
+    // A binary without its environment would generate an empty inventory for everyone:
+    // no environment, no build (as under `cargo package`, which leaves `etc/` behind).
+    let entries = std::fs::read_dir(&env_d).unwrap_or_else(|e| {
+        panic!(
+            "the default environment {} cannot be read ({e}); build from a checkout of the \
+             whole repository",
+            env_d.display()
+        )
+    });
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
+        .collect();
+    assert!(
+        !files.is_empty(),
+        "the default environment {} holds no .yml file; build from a checkout of the whole \
+         repository",
+        env_d.display()
+    );
     files.sort();
     let mut out = String::from("pub const FILES: &[(&str, &str)] = &[\n");
     for path in &files {

@@ -179,9 +179,34 @@ impl Val {
     pub fn is_null(&self) -> bool {
         matches!(self, Val::Null)
     }
+}
 
-    /// Python truthiness.
-    pub fn truthy(&self) -> bool {
+/// Python's truthiness (`bool(value)`), of configuration data and of inventory values.
+pub trait Truthy {
+    fn truthy(&self) -> bool;
+}
+
+impl<T: Truthy + ?Sized> Truthy for &T {
+    fn truthy(&self) -> bool {
+        (**self).truthy()
+    }
+}
+
+impl Truthy for serde_json::Value {
+    fn truthy(&self) -> bool {
+        match self {
+            serde_json::Value::Null => false,
+            serde_json::Value::Bool(b) => *b,
+            serde_json::Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+            serde_json::Value::String(s) => !s.is_empty(),
+            serde_json::Value::Array(a) => !a.is_empty(),
+            serde_json::Value::Object(o) => !o.is_empty(),
+        }
+    }
+}
+
+impl Truthy for Val {
+    fn truthy(&self) -> bool {
         match self {
             Val::Null => false,
             Val::Bool(b) => *b,
@@ -194,7 +219,9 @@ impl Val {
             Val::Map(m) => !m.is_empty(),
         }
     }
+}
 
+impl Val {
     fn number(n: &serde_json::Number) -> Val {
         if let Some(i) = n.as_i64() {
             Val::Int(i)

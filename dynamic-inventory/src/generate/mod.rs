@@ -18,7 +18,7 @@ use crate::config::{kind_of, value_text};
 use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::model::{Group, Inventory, Vars};
-use crate::value::{Map as ValMap, Val};
+use crate::value::{Map as ValMap, Truthy, Val};
 
 /// The user configuration after normalisation (spec §2).
 pub type Config = Map<String, Value>;
@@ -83,16 +83,10 @@ pub fn closest_group<'e>(unknown: &str, env: &'e Environment) -> Option<&'e str>
 // ---------------------------------------------------------------------------------------
 // Small helpers shared by the steps.
 
-/// Python truthiness of an optional value.
-pub(crate) fn truthy(v: Option<&Value>) -> bool {
-    match v {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
-        Some(Value::String(s)) => !s.is_empty(),
-        Some(Value::Array(a)) => !a.is_empty(),
-        Some(Value::Object(o)) => !o.is_empty(),
-    }
+/// Python truthiness of an optional value (configuration or inventory), absent being
+/// false.
+pub(crate) fn truthy<T: Truthy + ?Sized>(v: Option<&T>) -> bool {
+    v.is_some_and(T::truthy)
 }
 
 /// `value is True` in Python: exactly the boolean true.
@@ -100,15 +94,10 @@ pub(crate) fn is_true(v: Option<&Value>) -> bool {
     matches!(v, Some(Value::Bool(true)))
 }
 
-/// Python truthiness of an optional inventory value.
-pub(crate) fn val_truthy(v: Option<&Val>) -> bool {
-    v.is_some_and(Val::truthy)
-}
-
 /// Whether an entry runs on metal: its `properties.is_metal` is true.
 pub(crate) fn is_metal_entry(vars: &Vars) -> bool {
     let props = vars.get("properties").and_then(Val::as_map);
-    props.is_some_and(|p| val_truthy(p.get("is_metal")))
+    props.is_some_and(|p| truthy(p.get("is_metal")))
 }
 
 /// The group a container type maps to: its last `_word` replaced by `_SUFFIX`, `-` by `_`
@@ -456,7 +445,7 @@ fn setup_hosts(
             vars.insert("is_metal", Val::Bool(true));
             vars.set_str("physical_host_group", key);
             let props = vars.get("properties");
-            if !val_truthy(props) || props.and_then(Val::as_map).is_none() {
+            if !truthy(props) || props.and_then(Val::as_map).is_none() {
                 vars.insert("properties", Val::Map(ValMap::new()));
             }
             vars.map_mut("properties")

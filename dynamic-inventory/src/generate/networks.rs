@@ -11,7 +11,7 @@ use crate::config::value_text;
 use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::model::{Inventory, Vars};
-use crate::value::{Map as ValMap, Text, Val};
+use crate::value::{Map as ValMap, Text, Truthy, Val};
 
 pub fn assign(
     inventory: &mut Inventory,
@@ -172,11 +172,11 @@ impl<'n> Provider<'n> {
             metal_entry: network_entry(net, true),
             gateway: net
                 .get("gateway")
-                .filter(|g| truthy(Some(g)))
+                .filter(|g| truthy(Some(*g)))
                 .map(Val::from_json),
             static_routes: net
                 .get("static_routes")
-                .filter(|r| truthy(Some(r)))
+                .filter(|r| truthy(Some(*r)))
                 .map(static_routes),
         })
     }

@@ -2,6 +2,7 @@
 
 mod ansible;
 mod behaviour;
+mod build_script;
 mod errors;
 mod fuzz;
 #[path = "../../../tests/support/plugins.rs"]
