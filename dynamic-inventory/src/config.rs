@@ -1,6 +1,6 @@
 //! Finding and reading the inputs: the user configuration (`openstack_user_config.yml`
 //! plus `conf.d/`) and the environment (`env.d/` of the base environment, then of the
-//! config directory), merged as spec §1 describes.
+//! config directory), merged as docs/generation.md §1 describes.
 
 use std::path::{Path, PathBuf};
 
@@ -160,7 +160,7 @@ pub fn merge(base: &mut Map<String, Value>, new: Map<String, Value>) {
 }
 
 /// Loads `openstack_user_config.yml` and merges every `conf.d/` file over it, then
-/// normalises the top-level keys (spec §2).
+/// normalises the top-level keys (docs/generation.md §2).
 pub fn load_user_config(
     dirs: &ConfigDirs,
     log: &mut crate::log::Log,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    // --- Upstream messages (spec §1, §3) ---
+    // --- Upstream messages (docs/generation.md §1, §3) ---
     // Upstream's sentence, then how to point at the configuration (ours).
     #[error(
         "Could not read data sources: '{0}'. No openstack_user_config.yml (or conf.d/*.yml) \

@@ -1,4 +1,4 @@
-//! §7: containers on the hosts of the user configuration.
+//! docs/generation.md §7: containers on the hosts of the user configuration.
 //!
 //! For every `container_skel` entry, every component it contains and every container
 //! group it belongs to, each host of the matching host group gets its containers (or, for

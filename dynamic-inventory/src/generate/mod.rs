@@ -1,4 +1,4 @@
-//! Inventory generation, in the order of the spec: checks (§3), global variables (§4),
+//! Inventory generation, in the order of docs/generation.md: checks (§3), global variables (§4),
 //! hosts (§5), skeleton (§6), containers (§7), networks (§8), finishing (§9).
 //!
 //! Every step does work proportional to what it touches: group membership is tested in
@@ -20,7 +20,7 @@ use crate::log::Log;
 use crate::model::{Group, Inventory, Vars};
 use crate::value::{Map as ValMap, Truthy, Val};
 
-/// The user configuration after normalisation (spec §2).
+/// The user configuration after normalisation (docs/generation.md §2).
 pub type Config = Map<String, Value>;
 /// The merged environment.
 pub type Environment = Map<String, Value>;

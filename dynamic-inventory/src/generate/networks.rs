@@ -1,4 +1,4 @@
-//! §8: container networks. Each provider network is bound to groups; every host entry
+//! docs/generation.md §8: container networks. Each provider network is bound to groups; every host entry
 //! reached through those groups gets an entry in `container_networks` and, for
 //! containers, an address from the network's pool.
 

@@ -1,4 +1,4 @@
-//! One test per behaviour of the generator (spec §1 to §10), each asserting what it
+//! One test per behaviour of the generator (docs/generation.md §1 to §10), each asserting what it
 //! produces in the generated inventory.
 
 use std::collections::HashSet;

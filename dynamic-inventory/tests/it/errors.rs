@@ -1,4 +1,4 @@
-//! Every error of spec §3 (and the later ones), each from a small configuration: the exact
+//! Every error of docs/generation.md §3 (and the later ones), each from a small configuration: the exact
 //! message on standard error, exit code 1, nothing on standard output, and the stored
 //! inventory (and its backup archive) left exactly as they were.
 
