@@ -12,7 +12,12 @@ use clap::Parser;
     about = "OpenStack Inventory Generator",
     long_about = "Generates the OpenStack-Ansible inventory from openstack_user_config.yml, \
                   conf.d/ and env.d/, stores it through the configured backend and prints it \
-                  as JSON for Ansible."
+                  as JSON for Ansible.",
+    after_help = "Storage: the inventory is stored through the backend chosen in \
+                  /etc/ansible/osa.ini, or in the file the environment variable OSA_INI_PATH \
+                  names. Without /etc/ansible/osa.ini (and OSA_INI_PATH unset), it is \
+                  openstack_inventory.json in the configuration directory, as upstream \
+                  stores it. See docs/storage.md."
 )]
 pub struct Cli {
     /// Path containing the user defined configuration files (default: $OSA_CONFIG_DIR,

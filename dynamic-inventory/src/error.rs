@@ -98,8 +98,13 @@ pub enum Error {
     )]
     TooDeep { depth: usize, max: usize },
 
-    #[error("{location}: the stored inventory cannot be used: {message}")]
-    StoredInventory { location: String, message: String },
+    #[error("{location}: the stored inventory cannot be used: {message}{earlier}")]
+    StoredInventory {
+        location: String,
+        message: String,
+        /// `; earlier versions are in ...`, or empty.
+        earlier: String,
+    },
 
     #[error(transparent)]
     Storage(#[from] inventory_storage::StorageError),

@@ -2,6 +2,7 @@
 //! everything before it changes anything, so an error leaves the inventory as it was.
 
 use dynamic_inventory::model::Inventory;
+use dynamic_inventory::value::Truthy;
 
 /// Why a change cannot be made: the name that is not there.
 #[derive(Debug, PartialEq, Eq)]

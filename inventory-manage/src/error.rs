@@ -13,8 +13,13 @@ pub enum Error {
     Storage(#[from] StorageError),
 
     /// The stored text is not an inventory (dynamic-inventory's wording).
-    #[error("{location}: the stored inventory cannot be used: {message}")]
-    Corrupt { location: String, message: String },
+    #[error("{location}: the stored inventory cannot be used: {message}{earlier}")]
+    Corrupt {
+        location: String,
+        message: String,
+        /// `; earlier versions are in ...`, or empty.
+        earlier: String,
+    },
 
     /// The backend holds no inventory at all.
     #[error("no inventory is stored in {location} ({backend} backend)")]

@@ -123,18 +123,22 @@ fn act(stores: &mut Stores, cli: &Cli, action: Action) -> Result<String> {
 /// The stored inventory on the generator's model; the same checks and message as
 /// `dynamic-inventory`.
 fn parse(stored: &Stored) -> Result<Inventory> {
-    Inventory::parse(&stored.text).map_err(|e| Error::Corrupt {
-        location: stored.location.clone(),
-        message: e.0,
-    })
+    Inventory::parse(&stored.text).map_err(|e| corrupt(stored, e.0))
 }
 
 /// The stored inventory as `json.loads` reads it: keys in stored order.
 fn as_document(stored: &Stored) -> Result<Map<String, Value>> {
-    document::parse(&stored.text).map_err(|message| Error::Corrupt {
+    document::parse(&stored.text).map_err(|message| corrupt(stored, message))
+}
+
+fn corrupt(stored: &Stored, message: String) -> Error {
+    Error::Corrupt {
         location: stored.location.clone(),
         message,
-    })
+        earlier: (stored.earlier_versions.as_ref())
+            .map(|hint| format!("; {hint}"))
+            .unwrap_or_default(),
+    }
 }
 
 /// `dump`: the stored text, unchanged, after checking it is an inventory.

@@ -37,6 +37,9 @@ pub struct Store {
 pub struct Stored {
     pub text: String,
     pub location: String,
+    /// Where the backend keeps earlier versions (for the message when the text is not
+    /// an inventory).
+    pub earlier_versions: Option<String>,
 }
 
 impl Store {
@@ -72,7 +75,11 @@ impl Store {
         let text = self.load()?;
         let location = self.location();
         match text {
-            Some(text) => Ok(Stored { text, location }),
+            Some(text) => Ok(Stored {
+                text,
+                location,
+                earlier_versions: self.backend.earlier_versions(),
+            }),
             None => Err(Error::NoInventory {
                 location,
                 backend: self.label.clone(),

@@ -96,4 +96,11 @@ pub trait StorageBackend {
     fn needs_write(&self) -> bool {
         false
     }
+
+    /// Where earlier versions of the inventory are kept, for the message about a stored
+    /// inventory that cannot be used (`earlier versions are in PATH`); `None` when the
+    /// backend keeps none, or cannot say.
+    fn earlier_versions(&self) -> Option<String> {
+        None
+    }
 }

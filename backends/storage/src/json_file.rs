@@ -247,6 +247,17 @@ impl StorageBackend for JsonFileBackend {
         Ok(())
     }
 
+    fn earlier_versions(&self) -> Option<String> {
+        let dir = self.location.as_ref()?.file().parent()?.to_path_buf();
+        let archive = dir.join(BACKUP_FILENAME);
+        archive.exists().then(|| {
+            format!(
+                "earlier versions are in {} (one member per write)",
+                archive.display()
+            )
+        })
+    }
+
     fn location(&self) -> String {
         match &self.location {
             Some(location) => location.file().display().to_string(),

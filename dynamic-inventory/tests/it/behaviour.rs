@@ -1196,3 +1196,21 @@ fn config_dir_from_osa_config_dir_and_tilde() {
     let written = std::fs::read(deploy.join("openstack_inventory.json")).unwrap();
     assert_eq!(written, out.stdout);
 }
+
+#[test]
+fn help_says_where_the_inventory_is_stored() {
+    let out = assert_cmd::Command::cargo_bin("dynamic-inventory")
+        .unwrap()
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "/etc/ansible/osa.ini",
+        "OSA_INI_PATH",
+        "openstack_inventory.json",
+    ] {
+        assert!(help.contains(needle), "{needle} missing from:\n{help}");
+    }
+}

@@ -40,7 +40,10 @@ fn the_build_fails_without_the_default_environment() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("cannot be read"), "{stderr}");
-    assert!(stderr.contains("build from a checkout of the whole repository"), "{stderr}");
+    assert!(
+        stderr.contains("build from a checkout of the whole repository"),
+        "{stderr}"
+    );
 
     let env_d = root.path().join("etc/environment/env.d");
     std::fs::create_dir_all(&env_d).unwrap();
@@ -54,5 +57,8 @@ fn the_build_fails_without_the_default_environment() {
     let output = run_in(root.path());
     assert!(output.status.success(), "{output:?}");
     let embedded = std::fs::read_to_string(root.path().join("out/builtin_env.rs")).unwrap();
-    assert!(embedded.contains("(\"nova.yml\", include_str!("), "{embedded}");
+    assert!(
+        embedded.contains("(\"nova.yml\", include_str!("),
+        "{embedded}"
+    );
 }

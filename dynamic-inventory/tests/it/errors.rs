@@ -614,7 +614,29 @@ fn corrupt_stored_inventory() {
         );
         assert_eq!(d.inventory_text().unwrap(), corrupt);
         assert!(!d.backup_path().exists());
+        // No backup yet: nothing to point at.
+        assert!(!stderr.contains("earlier versions"), "{stderr}");
     }
+}
+
+#[test]
+fn a_corrupt_stored_inventory_points_at_the_backups() {
+    let d = Deployment::with_config(&small_config(""));
+    d.ok(&[]);
+    // A change makes a backup of the first inventory.
+    d.write_config(&small_config("    container_vars:\n      x: 1\n"));
+    d.ok(&[]);
+    assert!(d.backup_path().exists());
+    d.write("openstack_inventory.json", "{");
+    let stderr = d.fails(&[]);
+    assert!(
+        stderr.trim_end().ends_with(&format!(
+            "; earlier versions are in {} (one member per write)",
+            display(&d.backup_path())
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
 #[test]

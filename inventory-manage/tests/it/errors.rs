@@ -79,6 +79,17 @@ fn a_corrupt_inventory_is_reported_and_never_overwritten() {
             "{location}: the stored inventory cannot be used: the inventory is not a JSON object\n"
         )
     );
+    // With backups, the message says where they are.
+    std::fs::write(site.file(BACKUP), b"").unwrap();
+    assert_eq!(
+        site.fails(&["-G"]),
+        format!(
+            "{location}: the stored inventory cannot be used: the inventory is not a JSON \
+             object; earlier versions are in {} (one member per write)\n",
+            site.file(BACKUP).display()
+        )
+    );
+    std::fs::remove_file(site.file(BACKUP)).unwrap();
     std::fs::write(site.file(INVENTORY), b"{\"\xff\": 1}").unwrap();
     let err = site.fails(&["-l"]);
     assert_eq!(

@@ -472,6 +472,18 @@ mod tests {
     }
 
     #[test]
+    fn the_backend_says_where_earlier_revisions_are() {
+        use inventory_backend::StorageBackend;
+        let config = Fixture::new().parse(&[("region", "east")]).unwrap();
+        let backend = crate::craton::CratonBackend::new(config);
+        assert_eq!(
+            backend.earlier_versions().unwrap(),
+            "earlier revisions are the cells revision-N of region 'osa-inventory.east' in \
+             Craton, the newest 15 with their text (docs/craton.md)"
+        );
+    }
+
+    #[test]
     fn defaults_and_token_from_file() {
         let f = Fixture::new();
         let c = f.parse(&[]).unwrap();

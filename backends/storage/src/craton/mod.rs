@@ -774,6 +774,14 @@ impl StorageBackend for CratonBackend {
         )
     }
 
+    fn earlier_versions(&self) -> Option<String> {
+        Some(format!(
+            "earlier revisions are the cells revision-N of region '{STORE_REGION_PREFIX}{}' in \
+             Craton, the newest 15 with their text (docs/craton.md)",
+            self.config.region
+        ))
+    }
+
     fn needs_write(&self) -> bool {
         self.snapshot.as_ref().is_some_and(|s| {
             s.cells.latest().is_some()
