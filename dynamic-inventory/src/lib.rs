@@ -4,16 +4,41 @@
 //! configuration and the environment ([`config`]), load the stored inventory through the
 //! configured storage backend, generate ([`generate`]), store it when it changed, print it.
 
-pub mod address;
+// The public surface is what the binary, inventory-manage and the xtask use: the command
+// line, the stored inventory's model and its values, Python's JSON, and where the
+// configuration is looked for. The rest is this crate's own.
 pub mod cli;
-pub mod config;
-pub mod error;
-pub mod generate;
-pub mod log;
 pub mod model;
 pub mod pyjson;
 pub mod value;
+
+pub use config::ConfigDirs;
+
+mod error;
+
+// The modules this crate's integration tests also test directly. Only the `internals`
+// feature, which the crate's dev-dependency on itself turns on, makes them public: they
+// are no API.
+#[cfg(feature = "internals")]
+pub mod address;
+#[cfg(not(feature = "internals"))]
+mod address;
+#[cfg(feature = "internals")]
+pub mod config;
+#[cfg(not(feature = "internals"))]
+mod config;
+#[cfg(feature = "internals")]
+pub mod generate;
+#[cfg(not(feature = "internals"))]
+mod generate;
+#[cfg(feature = "internals")]
+pub mod log;
+#[cfg(not(feature = "internals"))]
+mod log;
+#[cfg(feature = "internals")]
 pub mod yaml;
+#[cfg(not(feature = "internals"))]
+mod yaml;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -23,7 +48,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::Cli;
-use crate::config::{BaseEnvironment, ConfigDirs};
+use crate::config::BaseEnvironment;
 use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::model::Inventory;

@@ -33,7 +33,9 @@ unsafe impl Sync for Text {}
 const LEN_BYTES: usize = std::mem::size_of::<usize>();
 
 impl Text {
-    pub fn new(s: &str) -> Text {
+    /// Interns `s`. Crate-private: every distinct text stays in memory until the process
+    /// ends, which suits one run of a program over one inventory, not a library caller.
+    pub(crate) fn new(s: &str) -> Text {
         let mut set = INTERNER.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(existing) = set.get(s) {
             return *existing;
@@ -114,18 +116,6 @@ impl fmt::Debug for Text {
 impl fmt::Display for Text {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self)
-    }
-}
-
-impl From<&str> for Text {
-    fn from(s: &str) -> Text {
-        Text::new(s)
-    }
-}
-
-impl From<&String> for Text {
-    fn from(s: &String) -> Text {
-        Text::new(s)
     }
 }
 

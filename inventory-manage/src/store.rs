@@ -10,7 +10,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use dynamic_inventory::config::ConfigDirs;
+use dynamic_inventory::ConfigDirs;
 use inventory_backend::{BackendError, Settings, StorageBackend};
 use inventory_storage::osa_ini::{DEFAULT_OSA_INI, OSA_INI_ENV};
 use inventory_storage::{

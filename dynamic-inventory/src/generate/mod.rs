@@ -6,6 +6,7 @@
 //! each host.
 
 mod containers;
+#[cfg(feature = "internals")]
 pub use containers::container_suffix;
 mod networks;
 
@@ -18,7 +19,7 @@ use crate::config::{kind_of, value_text};
 use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::model::{Group, Inventory, Vars};
-use crate::value::{Map as ValMap, Truthy, Val};
+use crate::value::{Map as ValMap, Text, Truthy, Val};
 
 /// The user configuration after normalisation (docs/generation.md §2).
 pub type Config = Map<String, Value>;
@@ -432,7 +433,10 @@ fn setup_hosts(
             let vars = match inventory.hostvars.get_index_of(host.as_str()) {
                 Some(i) => &mut inventory.hostvars[i],
                 None => {
-                    let i = inventory.hostvars.insert_full(host.into(), Vars::new()).0;
+                    let i = inventory
+                        .hostvars
+                        .insert_full(Text::new(host), Vars::new())
+                        .0;
                     &mut inventory.hostvars[i]
                 }
             };
@@ -491,7 +495,7 @@ fn setup_skeleton(inventory: &mut Inventory, env: &Environment, config: &Config)
                 } else {
                     Group::with_children_and_hosts
                 };
-                inventory.groups.insert(name.into(), make());
+                inventory.groups.insert(Text::new(name), make());
             }
             for parent in name_list(body, "belongs_to", section, name)? {
                 inventory.ensure_group(parent, Group::with_children_and_hosts);
@@ -558,7 +562,7 @@ fn finish(inventory: &mut Inventory) {
         }
     }
     inventory.groups.insert(
-        "lxc_hosts".into(),
+        Text::new("lxc_hosts"),
         Group {
             hosts: Some(lxc_hosts),
             ..Group::default()

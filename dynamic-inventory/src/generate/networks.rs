@@ -52,7 +52,7 @@ fn build_pools(config: &Config) -> Result<(Vec<Pool>, HashMap<String, usize>)> {
                 value: value_text(cidr),
             })?;
         index.insert(name.clone(), pools.len());
-        pools.push(Pool::new(name, network));
+        pools.push(Pool::new(network));
     }
     Ok((pools, index))
 }

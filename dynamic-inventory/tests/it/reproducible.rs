@@ -139,7 +139,7 @@ fn names_and_addresses_do_not_depend_on_the_machine() {
         0xa206_70e6
     );
     let net = dynamic_inventory::address::Network::parse("172.29.236.0/22").unwrap();
-    let mut pools = vec![dynamic_inventory::address::Pool::new("management", net)];
+    let mut pools = vec![dynamic_inventory::address::Pool::new(net)];
     let mut book = dynamic_inventory::address::AddressBook::default();
     let ip = book
         .allocate(&mut pools, 0, "infra1-galera-container-a20670e6")
