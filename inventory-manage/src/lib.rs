@@ -7,6 +7,8 @@
 //! back in its exact format, once, only when the whole change succeeded. `dump` prints
 //! the stored inventory and `migrate` copies it to another backend unchanged.
 
+#![forbid(unsafe_code)]
+
 pub mod cli;
 pub mod document;
 pub mod edit;

@@ -6,6 +6,8 @@
 //!   `DIR/completions/bash/NAME`, `DIR/completions/zsh/_NAME`,
 //!   `DIR/completions/fish/NAME.fish`. README.md's install section copies them.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
