@@ -4,6 +4,12 @@
 //! Byte-for-byte equality with the upstream generator's output matters: operators diff
 //! inventories and keep them in version control, and the unchanged-inventory check
 //! compares these bytes.
+//!
+//! Why not serde_json with a custom `Formatter`: the values are the model's own compact
+//! ones ([`Val`], not `Serialize` data), the floats must print as Python's `repr` and
+//! `NaN`/`Infinity` must print at all (serde_json writes `null` for them), and the same
+//! writer feeds a hasher ([`Fingerprinter`]) to tell an unchanged inventory without
+//! building its text. The reader ([`read`]) is hand-written for the same exactness.
 
 use crate::value::{Map, Val};
 

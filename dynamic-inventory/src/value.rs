@@ -3,8 +3,15 @@
 //! An inventory of thousands of hosts repeats the same keys and many of the same values
 //! (`ansible_host`, `br-mgmt`, `veth`, group names) in every host entry. Strings are
 //! interned (`Text` is a thin pointer to the one copy) and objects are small vectors
-//! sorted by key, which is also the order they are printed in. A value takes 16 bytes. This keeps a 10,000-host inventory
-//! within a few times the size of its JSON text and makes building it cheap.
+//! sorted by key, which is also the order they are printed in. A value takes 16 bytes. This
+//! keeps a 10,000-host inventory within a few times the size of its JSON text and makes
+//! building it cheap.
+//!
+//! Why a hand-written interner: the interning crates hand out a fat `&str`-like handle
+//! (16 bytes: `internment::Intern<str>`) or an index into an interner that must be passed
+//! around (`lasso`, `string-interner`). `Text` is one thin pointer to a length-prefixed
+//! copy, so `Val` stays at 16 bytes (a test holds it) and a string compares by pointer,
+//! which the peak-memory and speed figures of docs/performance.md rest on.
 
 use std::borrow::Borrow;
 use std::fmt;
