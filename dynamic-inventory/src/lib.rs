@@ -1,8 +1,8 @@
 //! `dynamic-inventory`: the OpenStack-Ansible inventory generator.
 //!
 //! [`run`] is the whole program; `main.rs` only calls it. The steps: read the user
-//! configuration and the environment ([`config`]), load the stored inventory through the
-//! configured storage backend, generate ([`generate`]), store it when it changed, print it.
+//! configuration and the environment (`config`), load the stored inventory through the
+//! configured storage backend, generate (`generate`, in the steps of docs/generation.md), store it when it changed, print it.
 
 // The public surface is what the binary, inventory-manage and the xtask use: the command
 // line, the stored inventory's model and its values, Python's JSON, and where the

@@ -107,7 +107,7 @@ impl Inventory {
     /// Takes apart a parsed inventory document, checking its shape.
     ///
     /// Every shape upstream writes is read. Members of a group's `hosts` that are not
-    /// strings (see [`member_name`]) are read as upstream meant them: `lxc_hosts` (and
+    /// strings (see `member_name`) are read as upstream meant them: `lxc_hosts` (and
     /// the `nspawn_hosts` of older releases) list the `physical_host` of every entry,
     /// which is `null` for a host that hosts nothing, or whatever a host or container
     /// variable set; those members name no host and are dropped (the generator rebuilds
