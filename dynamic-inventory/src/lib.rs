@@ -2,7 +2,8 @@
 //!
 //! [`run`] is the whole program; `main.rs` only calls it. The steps: read the user
 //! configuration and the environment (`config`), load the stored inventory through the
-//! configured storage backend, generate (`generate`, in the steps of docs/generation.md), store it when it changed, print it.
+//! configured storage backend, generate (`generate`, in the steps of
+//! docs/generation.md), store it when it changed, print it.
 
 // The public surface is what the binary, inventory-manage and the xtask use: the command
 // line, the stored inventory's model and its values, Python's JSON, and where the
