@@ -71,7 +71,7 @@ static void say(const osa_inventory_plugin_instance *self, int32_t level, const 
     va_start(args, format);
     int n = vsnprintf(line, sizeof line, format, args);
     va_end(args);
-    if (n >= 0) {
+    if (n >= 0 && host != NULL) {
         size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
         host->log(self->context, level, line, len);
     }

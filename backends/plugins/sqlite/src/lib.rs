@@ -52,8 +52,8 @@
 //! before the transaction. An inventory identical to the newest revision adds
 //! nothing.
 
-#![warn(clippy::undocumented_unsafe_blocks)]
-#![deny(unsafe_op_in_unsafe_fn)]
+// The only unsafe code is the SDK's, which export_plugin! writes.
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
