@@ -262,7 +262,8 @@ fn load_stored(dirs: &ConfigDirs, read_only: bool, log: &mut Log) -> Result<Stor
     let mut clock = log.clock();
     let ini = inventory_storage::OsaIni::discover()?;
     let spec = ini.as_ref().map(|i| i.active()).transpose()?;
-    let mut backend = inventory_storage::open(spec.as_ref(), dirs.dirs().to_vec())?;
+    let mut backend =
+        inventory_storage::open_logging(spec.as_ref(), dirs.dirs().to_vec(), log.backend_log())?;
     let label = spec
         .as_ref()
         .map_or("json", |s| s.section.as_str())

@@ -103,9 +103,11 @@ impl Store {
     }
 
     /// Whether `self` and `other` keep their data in the same place. Checked before the
-    /// second is loaded: loading one store twice would wait for its own lock.
+    /// second is loaded: loading one store twice would wait for its own lock. Locations
+    /// are compared as the backends identify their stores: a path however written
+    /// (`/srv/./inv`, a link to it), a plugin's library when it cannot name its store.
     pub fn same_store_as(&self, other: &Store) -> bool {
-        if self.location() == other.location() {
+        if self.backend.store_identity() == other.backend.store_identity() {
             return true;
         }
         matches!(

@@ -7,27 +7,42 @@
 //!
 //! This crate is also the SDK for storage plugins written in Rust: implement
 //! [`StorageBackend`] in a `cdylib` crate and export it with
-//! [`export_plugin!`], which writes the C functions of the plugin ABI
+//! [`export_plugin!`], which writes the entry point of the plugin ABI
 //! ([`abi`], `include/osa_inventory_plugin.h`) and catches panics at the
-//! boundary. It has no dependencies. `docs/plugins.md` is the guide.
+//! boundary; the [`Host`](host::Host) it gives each instance logs to the
+//! program's debug log and tells the run's lock timeout. It has no
+//! dependencies. `docs/plugins.md` is the guide.
 //!
 //! ```ignore
+//! use inventory_backend::host::{Host, LogLevel};
 //! use inventory_backend::{BackendError, Settings, StorageBackend};
 //!
-//! #[derive(Default)]
-//! struct MyBackend { /* ... */ }
+//! struct MyBackend { host: Host, /* ... */ }
+//!
+//! impl MyBackend {
+//!     fn new(host: Host) -> Self { MyBackend { host, /* ... */ } }
+//! }
 //!
 //! impl StorageBackend for MyBackend { /* register, load, write, location */ }
 //!
-//! inventory_backend::export_plugin!(MyBackend);
+//! inventory_backend::export_plugin!(MyBackend, MyBackend::new);
 //! ```
+
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+use std::path::{Component, Path, PathBuf};
+
 pub mod abi;
-pub mod export;
-pub mod settings_json;
+pub mod host;
+
+#[doc(hidden)]
+#[path = "export.rs"]
+pub mod __private;
 
 /// The key/value settings of a backend's section in `osa.ini`.
 pub type Settings = BTreeMap<String, String>;
@@ -41,12 +56,14 @@ pub struct BackendError {
 }
 
 impl BackendError {
+    /// An error saying `message`.
     pub fn new(message: impl fmt::Display) -> Self {
         BackendError {
             message: message.to_string(),
         }
     }
 
+    /// What the error says.
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -86,8 +103,20 @@ pub trait StorageBackend {
     /// previous one is left as it was.
     fn write(&mut self, inventory: &str) -> Result<(), BackendError>;
 
-    /// Names where the data lives, for messages ("/etc/openstack_deploy/openstack_inventory.json").
+    /// Names where the data lives, for messages
+    /// ("/etc/openstack_deploy/openstack_inventory.json"). It identifies the
+    /// store: two backends using the same store give the same location (an
+    /// absolute path may be written differently: see [`StorageBackend::store_identity`]).
     fn location(&self) -> String;
+
+    /// What tells this backend's store from others: two backends whose
+    /// identities are equal keep their data in the same place (`migrate`
+    /// refuses to copy a store onto itself, which could wait for its own lock).
+    /// The default is the [`canonical_location`] of [`StorageBackend::location`].
+    /// Across the plugin ABI only `location` is passed; the host computes this.
+    fn store_identity(&self) -> String {
+        canonical_location(&self.location())
+    }
 
     /// After `load`: whether `write` is wanted even though the inventory did not change,
     /// because the backend keeps data derived from it that is out of date (the Craton
@@ -102,5 +131,72 @@ pub trait StorageBackend {
     /// backend keeps none, or cannot say.
     fn earlier_versions(&self) -> Option<String> {
         None
+    }
+}
+
+/// `location` with an absolute path made canonical, as the operating system
+/// resolves it: `.` and `..` components and symbolic links resolved
+/// (`/srv/./inv/../inv/db` and a link to `/srv/inv` name `/srv/inv/db`). A
+/// path whose end does not exist yet is resolved as far as it exists, the rest
+/// taken as written less its `.` and `..`. Anything else (a URL) is returned as
+/// it is.
+pub fn canonical_location(location: &str) -> String {
+    let path = Path::new(location);
+    if !path.is_absolute() {
+        return location.to_string();
+    }
+    canonical_path(path).display().to_string()
+}
+
+/// [`canonical_location`] for a path.
+fn canonical_path(path: &Path) -> PathBuf {
+    // The longest leading part the system can resolve, then the rest, lexically.
+    let components: Vec<Component<'_>> = path.components().collect();
+    for resolved_len in (1..=components.len()).rev() {
+        let head: PathBuf = components[..resolved_len].iter().collect();
+        if let Ok(mut out) = std::fs::canonicalize(&head) {
+            for component in &components[resolved_len..] {
+                match component {
+                    Component::CurDir => {}
+                    Component::ParentDir => {
+                        out.pop();
+                    }
+                    other => out.push(other.as_os_str()),
+                }
+            }
+            return out;
+        }
+    }
+    path.to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_locations_resolve_paths_only() {
+        let temp = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(temp.path()).unwrap();
+        let d = base.display();
+        std::fs::create_dir(base.join("real")).unwrap();
+        std::os::unix::fs::symlink(base.join("real"), base.join("link")).unwrap();
+        let expected = format!("{d}/real/store");
+        for written in [
+            format!("{d}/real/store"),
+            format!("{d}/real/./store"),
+            format!("{d}/./real/../real/store"),
+            format!("{d}/link/store"),
+            format!("{d}/real/missing/../store"),
+        ] {
+            assert_eq!(canonical_location(&written), expected, "{written}");
+        }
+        assert_eq!(
+            canonical_location(&format!("{d}/none/./a/../b")),
+            format!("{d}/none/b")
+        );
+        for other in ["https://cmdb.example.com/x/../y", "relative/./path", ""] {
+            assert_eq!(canonical_location(other), other);
+        }
     }
 }

@@ -38,11 +38,23 @@ pub const LOCK_FILENAME: &str = "openstack_inventory.json.lock";
 /// changing the directories and it is better to stop.
 const LOCATE_ATTEMPTS: usize = 5;
 
-/// How long a run waits for another's lock unless `lock_timeout` says otherwise (as the
-/// SQLite plugin).
+/// How long a run waits for another's lock unless `lock_timeout` says otherwise (as a
+/// plugin's, through the plugin host).
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(600);
 /// The largest `lock_timeout` accepted, in seconds (a day).
 const MAX_LOCK_TIMEOUT: u64 = 86_400;
+
+/// The `lock_timeout` setting: whole seconds from 0 to a day. The plugin host reads the
+/// key of a plugin's section with this too, so that it means the same everywhere.
+pub fn parse_lock_timeout(value: &str) -> Result<Duration, BackendError> {
+    match value.trim().parse::<u64>() {
+        Ok(seconds) if seconds <= MAX_LOCK_TIMEOUT => Ok(Duration::from_secs(seconds)),
+        _ => Err(BackendError::new(format_args!(
+            "setting 'lock_timeout' must be a whole number of seconds from 0 to \
+             {MAX_LOCK_TIMEOUT}, not '{value}'"
+        ))),
+    }
+}
 
 /// Stores the inventory as `openstack_inventory.json` (see the module docs).
 #[derive(Debug)]
@@ -196,17 +208,7 @@ impl StorageBackend for JsonFileBackend {
                     self.location = None;
                     self.lock = None;
                 }
-                "lock_timeout" => match value.trim().parse::<u64>() {
-                    Ok(seconds) if seconds <= MAX_LOCK_TIMEOUT => {
-                        self.lock_timeout = Duration::from_secs(seconds);
-                    }
-                    _ => {
-                        return Err(BackendError::new(format_args!(
-                            "setting 'lock_timeout' must be a whole number of seconds from 0 \
-                             to {MAX_LOCK_TIMEOUT}, not '{value}'"
-                        )));
-                    }
-                },
+                "lock_timeout" => self.lock_timeout = parse_lock_timeout(value)?,
                 other => {
                     return Err(BackendError::new(format_args!(
                         "unknown setting '{other}' (known: directory, lock_timeout)"

@@ -27,7 +27,7 @@ pub mod plugin_host;
 pub use craton::CratonBackend;
 pub use json_file::JsonFileBackend;
 pub use osa_ini::{BackendKind, BackendSpec, OsaIni};
-pub use plugin_host::PluginBackend;
+pub use plugin_host::{DebugLog, PluginBackend};
 
 /// `text` as one line for a message: surrounding white space removed, control characters
 /// (newlines, terminal escapes) written escaped (`\n`, `\u{1b}`). Whatever a message
@@ -168,6 +168,16 @@ pub fn open(
     spec: Option<&BackendSpec>,
     search_dirs: Vec<PathBuf>,
 ) -> Result<Box<dyn StorageBackend>, StorageError> {
+    open_logging(spec, search_dirs, None)
+}
+
+/// [`open`], the lines a plugin logs going to `debug_log` (`None`: the program is not
+/// debugging), after the section's name: `sqlite backend: info: ...`.
+pub fn open_logging(
+    spec: Option<&BackendSpec>,
+    search_dirs: Vec<PathBuf>,
+    debug_log: Option<DebugLog>,
+) -> Result<Box<dyn StorageBackend>, StorageError> {
     let no_settings = Settings::new();
     let (name, kind, settings) = match spec {
         Some(spec) => (spec.section.as_str(), &spec.kind, &spec.settings),
@@ -176,12 +186,15 @@ pub fn open(
     let mut backend: Box<dyn StorageBackend> = match kind {
         BackendKind::Json => Box::new(JsonFileBackend::new(search_dirs)),
         BackendKind::Craton(config) => Box::new(CratonBackend::new((**config).clone())),
-        BackendKind::Plugin { library } => Box::new(PluginBackend::open(library).map_err(
-            |source| StorageError::Backend {
-                backend: name.to_string(),
-                source,
-            },
-        )?),
+        BackendKind::Plugin { library } => Box::new(
+            PluginBackend::open(library)
+                .map_err(|source| StorageError::Backend {
+                    backend: name.to_string(),
+                    source,
+                })?
+                .named(name)
+                .logging_to(debug_log),
+        ),
     };
     backend
         .register(settings)

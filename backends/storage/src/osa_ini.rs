@@ -52,7 +52,9 @@
 //!   `token_file` or `token`, and optional `cloud`, `region`, `ca_file`,
 //!   `timeout`, `cache_dir`.
 //! * `plugin`: a backend in a shared library. `library` (required) is the
-//!   absolute path of the library; every other key is passed to the plugin.
+//!   absolute path of the library; `lock_timeout` is read by the plugin host
+//!   (as the JSON backend reads it) and told to the plugin; every other key is
+//!   passed to the plugin.
 
 use std::ffi::OsString;
 use std::fs;

@@ -5,6 +5,8 @@
 //! Each kind of change is counted and its first few names given:
 //! `1 host added (infra2); 3 groups changed (all, hosts, +1 more)`.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 
 use serde_json::Value;

@@ -60,7 +60,7 @@ impl Installed {
         let library = dir.path().join("libplugin.so");
         let out = Command::new("cc")
             .args([
-                "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", "-o",
+                "-std=c11", "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", "-o",
             ])
             .arg(&library)
             .arg("-I")
@@ -337,19 +337,31 @@ fn every_broken_plugin_is_refused_with_its_own_message() {
     let (d, _) = outdated(&store);
     for (source, expected) in [
         (
-            "fixtures/abi_newer.c",
+            "fixtures/abi_newer_major.c",
             &[
                 "broken backend: plugin library ",
-                "implements plugin ABI version 2, but this program implements ABI version 1",
+                "implements plugin ABI 3.0, but this program implements ABI 2.",
+                "(a newer major version: upgrade this program, or use a build of the plugin \
+                 for ABI 2)",
             ][..],
         ),
         (
-            "fixtures/abi_older.c",
-            &["implements plugin ABI version 0, but this program implements ABI version 1"][..],
+            "fixtures/abi_1.c",
+            &[
+                "was built for plugin ABI 1, which this program no longer loads: rebuild it \
+                 against plugin ABI 2",
+            ][..],
         ),
         (
-            "fixtures/missing_symbol.c",
-            &["does not export osa_inventory_plugin_write, which ABI version 1 requires"][..],
+            "fixtures/abi_requires_newer_host.c",
+            &[
+                "requires a host of ABI 2.",
+                "but this program implements ABI 2.",
+            ][..],
+        ),
+        (
+            "fixtures/missing_function.c",
+            &["'s table has no write, which plugin ABI 2.0 requires"][..],
         ),
         (
             "fixtures/not_utf8.c",
@@ -543,4 +555,198 @@ fn the_guide_shows_the_examples_as_they_are() {
             "docs/plugins.md does not show {example} as it is"
         );
     }
+}
+
+/// Runs with `--debug` and returns what the run added to `inventory.log` (in the
+/// deployment's directory, the working directory of the run), and the output.
+fn debug_run(d: &Deployment, ini: &Path, args: &[&str]) -> (String, Output) {
+    let log = d.path().join("inventory.log");
+    let _ = std::fs::remove_file(&log);
+    let mut all = vec!["--debug"];
+    all.extend_from_slice(args);
+    let out = run_with(d, ini, &all);
+    (std::fs::read_to_string(&log).unwrap_or_default(), out)
+}
+
+#[test]
+fn plugin_log_lines_go_to_the_debug_log_with_the_backends_name() {
+    // What the probe receives, as it logs it: the settings as pairs, the lock timeout.
+    let probe = Installed::compile("fixtures/probe.c");
+    let ini = probe.osa_ini(
+        "probe",
+        &[
+            ("colour", "red ; a comment"),
+            ("lock_timeout", "42"),
+            ("path", "/srv/a b/\"c\""),
+        ],
+    );
+    let d = Deployment::with_config(&small_config(""));
+    let (log, out) = debug_run(&d, &ini, &[]);
+    // The probe stores nothing: the run fails at the write, after everything was logged.
+    assert_eq!(out.status.code(), Some(1));
+    for line in [
+        "dynamic-inventory: probe backend: debug: 2 settings\n",
+        "dynamic-inventory: probe backend: info: setting colour = red\n",
+        "dynamic-inventory: probe backend: info: setting path = /srv/a b/\"c\"\n",
+        "dynamic-inventory: probe backend: warning: lock timeout 42 s\n",
+        "dynamic-inventory: probe backend: error: debug lines kept: 1\n",
+        "dynamic-inventory: probe backend: info: two\\nlines\n",
+        "dynamic-inventory: probe backend: debug: load\n",
+        "dynamic-inventory: probe backend: debug: write\n",
+        "dynamic-inventory: probe backend: debug: close\n",
+    ] {
+        assert!(log.contains(line), "{line:?} not in:\n{log}");
+    }
+    // Without --debug, nothing is written anywhere.
+    std::fs::remove_file(d.path().join("inventory.log")).unwrap();
+    let out = run_with(&d, &ini, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!d.path().join("inventory.log").exists());
+    assert_eq!(String::from_utf8(out.stderr).unwrap().lines().count(), 1);
+
+    // The examples and the SQLite plugin say what they stored.
+    let c = Installed::compile("c-example/osa_inventory_file.c");
+    let store = c.path("inventory.json");
+    let ini = c.osa_ini("cfile", &[("path", store.to_str().unwrap())]);
+    let (log, out) = debug_run(&d, &ini, &[]);
+    assert!(out.status.success());
+    let line = format!(
+        "dynamic-inventory: cfile backend: info: wrote {} bytes to {}\n",
+        out.stdout.len(),
+        store.display()
+    );
+    assert!(log.contains(&line), "{line:?} not in:\n{log}");
+
+    let rust = Installed::copy(&rust_library("osa_inventory_rust_example"));
+    let store = rust.path("inventory.json");
+    let ini = rust.osa_ini("rfile", &[("path", store.to_str().unwrap())]);
+    let (log, out) = debug_run(&d, &ini, &[]);
+    assert!(out.status.success());
+    let line = format!(
+        "dynamic-inventory: rfile backend: info: wrote {} bytes to {}\n",
+        out.stdout.len(),
+        store.display()
+    );
+    assert!(log.contains(&line), "{line:?} not in:\n{log}");
+
+    let sqlite = Installed::sqlite();
+    let db = sqlite.path("inventory.sqlite");
+    let ini = sqlite.osa_ini(
+        "sqlite",
+        &[("database", db.to_str().unwrap()), ("lock_timeout", "7")],
+    );
+    let (log, out) = debug_run(&d, &ini, &[]);
+    assert!(out.status.success());
+    for line in [
+        format!(
+            "dynamic-inventory: sqlite backend: debug: opened database {} (waiting at most 7 s \
+             for another run's lock)\n",
+            db.display()
+        ),
+        "dynamic-inventory: sqlite backend: info: stored revision 1: first inventory: ".to_string(),
+    ] {
+        assert!(log.contains(&line), "{line:?} not in:\n{log}");
+    }
+}
+
+#[test]
+fn plugins_of_an_older_and_a_newer_minor_version_work() {
+    let d = Deployment::with_config(&small_config(""));
+    // --check loads for reading: the 2.0 plugin has no load_for_reading (the host must
+    // call load, and not what lies past its table); the newer one has (and it calls the
+    // fixture's load).
+    for (source, calls) in [
+        ("fixtures/abi_older_minor.c", &["load"][..]),
+        (
+            "fixtures/abi_newer_minor.c",
+            &["load_for_reading", "load"][..],
+        ),
+    ] {
+        let plugin = Installed::compile(source);
+        let ini = plugin.osa_ini("minor", &[]);
+        let (log, out) = debug_run(&d, &ini, &["--check"]);
+        assert!(
+            out.status.success(),
+            "{source}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, b"Configuration ok!\n");
+        let found: Vec<&str> = log
+            .lines()
+            .filter_map(|l| l.strip_prefix("dynamic-inventory: minor backend: debug: "))
+            .filter(|l| l.starts_with("load"))
+            .collect();
+        assert_eq!(found, calls, "{source}:\n{log}");
+    }
+}
+
+/// Holds SQLite's RESERVED lock on `db` (the lock `BEGIN IMMEDIATE` takes) as another
+/// process would: a POSIX write lock on the byte after SQLite's pending byte
+/// (0x40000000), as SQLite's Unix VFS documents its locking. POSIX locks are the
+/// process's, and closing any descriptor of the file releases them: the test must not
+/// open the database while it holds this.
+struct SqliteWriterLock {
+    _file: std::fs::File,
+}
+
+impl SqliteWriterLock {
+    fn hold(db: &Path) -> SqliteWriterLock {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(db)
+            .unwrap();
+        // SAFETY: a zeroed `flock` is a valid value, filled in below.
+        let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+        lock.l_type = libc::F_WRLCK as libc::c_short;
+        lock.l_whence = libc::SEEK_SET as libc::c_short;
+        lock.l_start = 0x4000_0001;
+        lock.l_len = 1;
+        // SAFETY: an open descriptor and a valid `flock`.
+        let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &lock) };
+        assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+        SqliteWriterLock { _file: file }
+    }
+}
+
+#[test]
+fn the_lock_timeout_of_osa_ini_reaches_the_sqlite_plugin() {
+    let plugin = Installed::sqlite();
+    let db = plugin.path("inventory.sqlite");
+    let d = Deployment::with_config(&small_config(""));
+    let ini = plugin.osa_ini("sqlite", &[("database", db.to_str().unwrap())]);
+    ok_with(&d, &ini);
+    d.write_config(&small_config(
+        "haproxy_hosts:\n  lb1:\n    ip: 172.29.236.41\n",
+    ));
+    let held = SqliteWriterLock::hold(&db);
+    let untouched = plugin.path("not-the-database");
+    for seconds in [0, 2] {
+        let ini = plugin.osa_ini(
+            "sqlite",
+            &[
+                ("database", db.to_str().unwrap()),
+                ("lock_timeout", &seconds.to_string()),
+            ],
+        );
+        let started = std::time::Instant::now();
+        let message = refused(&d, &ini, &untouched);
+        let waited = started.elapsed().as_secs_f64();
+        assert_eq!(
+            message,
+            format!(
+                "sqlite backend: cannot lock database {}: another program kept it locked for \
+                 more than {seconds} seconds (setting lock_timeout)",
+                db.display()
+            )
+        );
+        assert!(
+            waited >= f64::from(seconds) && waited < f64::from(seconds) + 30.0,
+            "waited {waited} s with lock_timeout = {seconds}"
+        );
+    }
+    drop(held);
+    assert!(ok_with(&d, &ini).contains("lb1"));
+    assert_eq!(revisions(&db), 2);
 }

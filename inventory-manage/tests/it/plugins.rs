@@ -68,16 +68,23 @@ impl Setup {
         self.private.path().join("inventory.sqlite")
     }
 
-    /// How the plugin host names the SQLite store in messages.
+    /// How the plugin host names the SQLite store in messages: as the plugin does.
     fn location(&self) -> String {
-        format!(
-            "{} (plugin {})",
-            self.database().display(),
-            self.private
-                .path()
-                .join(plugin_build::library_name("osa_inventory_sqlite"))
-                .display()
-        )
+        self.database().display().to_string()
+    }
+
+    /// The installed SQLite plugin.
+    fn library(&self) -> PathBuf {
+        self.private
+            .path()
+            .join(plugin_build::library_name("osa_inventory_sqlite"))
+    }
+
+    /// Adds `sections` to the osa.ini.
+    fn add_sections(&self, sections: &str) {
+        let mut text = std::fs::read_to_string(&self.ini).unwrap();
+        text.push_str(sections);
+        std::fs::write(&self.ini, text).unwrap();
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -250,4 +257,98 @@ fn every_action_works_on_the_sqlite_backend() {
         )
     );
     assert_eq!(s.revisions(), 3);
+}
+
+/// `migrate` between two names of one store must be refused before either is loaded:
+/// loading the second would wait for the lock the first holds (lock_timeout, here 2 s,
+/// and the message would be another).
+fn refused_as_the_same_store(s: &Setup, from: &str, to: &str, shown: &str) {
+    let started = std::time::Instant::now();
+    let out = s
+        .site
+        .with_ini(&s.ini)
+        .args(["migrate", "--from", from, "--to", to])
+        .output()
+        .unwrap();
+    assert_eq!(
+        failed(out, 1),
+        format!(
+            "the source and the destination are the same store ({shown}): nothing to migrate\n"
+        ),
+        "--from {from} --to {to}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}
+
+#[test]
+fn migrating_a_plugin_store_onto_itself_is_refused_however_its_path_is_written() {
+    let s = Setup::new();
+    s.ok(&["migrate", "--to", "sqlite"]);
+    let dir = s.private.path().display().to_string();
+    std::fs::create_dir(s.private.path().join("sub")).unwrap();
+    std::os::unix::fs::symlink(s.private.path(), s.private.path().join("link")).unwrap();
+    let variants = [
+        format!("{dir}/./inventory.sqlite"),
+        format!("{dir}/sub/../inventory.sqlite"),
+        format!("{dir}/link/inventory.sqlite"),
+        format!("{dir}/link/./sub/../inventory.sqlite"),
+    ];
+    let mut sections = String::new();
+    for (i, database) in variants.iter().enumerate() {
+        sections.push_str(&format!(
+            "\n[same{i}]\ntype = plugin\nlibrary = {}\ndatabase = {database}\nlock_timeout = 2\n",
+            s.library().display()
+        ));
+    }
+    s.add_sections(&sections);
+    for (i, database) in variants.iter().enumerate() {
+        let same = format!("same{i}");
+        refused_as_the_same_store(&s, "sqlite", &same, database);
+        refused_as_the_same_store(&s, &same, "sqlite", &s.location());
+    }
+    assert_eq!(s.revisions(), 1);
+
+    // A database that does not exist yet is compared as it will be.
+    s.add_sections(&format!(
+        "\n[new1]\ntype = plugin\nlibrary = {lib}\ndatabase = {dir}/new.sqlite\n\
+         \n[new2]\ntype = plugin\nlibrary = {lib}\ndatabase = {dir}/sub/./../new.sqlite\n",
+        lib = s.library().display()
+    ));
+    s.ok(&["migrate", "--to", "new1"]);
+    refused_as_the_same_store(&s, "new1", "new2", &format!("{dir}/sub/./../new.sqlite"));
+}
+
+#[test]
+fn a_plugin_keeping_the_json_file_is_the_same_store_as_the_json_backend() {
+    // The C example plugin stores a file: pointed at the JSON backend's own file.
+    let s = Setup::new();
+    let library = s.private.path().join("libosa_inventory_file.so");
+    let out = Command::new("cc")
+        .args([
+            "-std=c11", "-shared", "-fPIC", "-Wall", "-Wextra", "-Werror", "-o",
+        ])
+        .arg(&library)
+        .arg("-I")
+        .arg(plugin_build::workspace().join("backends/backend/include"))
+        .arg(plugin_build::workspace().join("backends/plugins/c-example/osa_inventory_file.c"))
+        .output()
+        .expect("cc (a C compiler) must be installed to test plugins");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = format!("{}/./{INVENTORY}", s.site.path().display());
+    s.add_sections(&format!(
+        "\n[file]\ntype = plugin\nlibrary = {}\npath = {written}\n",
+        library.display()
+    ));
+    refused_as_the_same_store(&s, "json", "file", &written);
+    refused_as_the_same_store(
+        &s,
+        "file",
+        "json",
+        &s.site.file(INVENTORY).display().to_string(),
+    );
+    assert_eq!(s.site.inventory_text().unwrap(), steady_state("prod"));
 }

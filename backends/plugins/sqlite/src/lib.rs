@@ -16,8 +16,13 @@
 //! ```
 //!
 //! Settings: `database` (required), the absolute path of the SQLite file,
-//! created on first use; `lock_timeout` (optional, seconds, default 600), how
-//! long a run waits for another one to finish with the database.
+//! created on first use. `lock_timeout` (optional, seconds, default 600), how
+//! long a run waits for another one to finish with the database, is read by the
+//! host, which gives it to every plugin ([`Host::lock_timeout`]).
+//!
+//! What it does (the database it opens, the revisions it stores, how long it
+//! waited for another run) goes to the host's debug log
+//! (`dynamic-inventory --debug`).
 //!
 //! # The database
 //!
@@ -47,18 +52,25 @@
 //! before the transaction. An inventory identical to the newest revision adds
 //! nothing.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+// The only unsafe code is the SDK's, which export_plugin! writes.
+#![forbid(unsafe_code)]
 
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use inventory_backend::host::{Host, LogLevel};
 use inventory_backend::{BackendError, Settings, StorageBackend};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 /// The schema this plugin creates and understands (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = 1;
 
+pub mod cli;
+
 /// How long a run waits for another one, by default.
-pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(600);
-/// The largest `lock_timeout` accepted, in seconds (a day, as the JSON backend).
+pub const DEFAULT_LOCK_TIMEOUT: Duration = inventory_backend::host::DEFAULT_LOCK_TIMEOUT;
+/// The longest wait used, in seconds (a day, the most the host allows): SQLite's busy
+/// timeout is a C int of milliseconds, and beyond about 24.8 days rusqlite panics.
 pub const MAX_LOCK_TIMEOUT: u64 = 86_400;
 
 const SCHEMA: &str = "
@@ -77,37 +89,52 @@ const SCHEMA: &str = "
 /// One stored revision, without its inventory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revision {
+    /// Its number: 1, 2, ...
     pub revision: i64,
+    /// When it was written, UTC: `2024-05-01T12:00:00Z`.
     pub written_at: String,
+    /// What changed, one line.
     pub summary: String,
 }
 
 /// The SQLite storage backend.
 #[derive(Debug)]
 pub struct SqliteBackend {
+    /// The host's log and lock timeout.
+    host: Host,
     database: Option<PathBuf>,
     lock_timeout: Duration,
     connection: Option<Connection>,
 }
 
 impl Default for SqliteBackend {
+    /// A backend without a host: it logs nothing and waits
+    /// [`DEFAULT_LOCK_TIMEOUT`] for a lock.
     fn default() -> Self {
-        SqliteBackend {
-            database: None,
-            lock_timeout: DEFAULT_LOCK_TIMEOUT,
-            connection: None,
-        }
+        SqliteBackend::with_host(Host::default())
     }
 }
 
 impl SqliteBackend {
-    /// A backend for `database`, as if registered with that setting.
-    pub fn for_database(database: &Path) -> Self {
+    /// A backend using `host`'s log and lock timeout: how the plugin makes its
+    /// instances.
+    pub fn with_host(host: Host) -> Self {
+        let lock_timeout = host
+            .lock_timeout()
+            .min(Duration::from_secs(MAX_LOCK_TIMEOUT));
         SqliteBackend {
-            database: Some(database.to_path_buf()),
-            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            host,
+            database: None,
+            lock_timeout,
             connection: None,
         }
+    }
+
+    /// A backend for `database`, as if registered with that setting.
+    pub fn for_database(database: &Path) -> Self {
+        let mut backend = SqliteBackend::default();
+        backend.database = Some(database.to_path_buf());
+        backend
     }
 
     /// The database file, once registered.
@@ -153,6 +180,14 @@ impl SqliteBackend {
             connection
                 .busy_timeout(self.lock_timeout)
                 .map_err(|e| self.error("open", &e))?;
+            self.host.log(
+                LogLevel::Debug,
+                format_args!(
+                    "opened database {} (waiting at most {} s for another run's lock)",
+                    database.display(),
+                    self.lock_timeout.as_secs()
+                ),
+            );
             self.connection = Some(connection);
         }
         Ok(self.connection.as_ref().expect("just opened"))
@@ -166,6 +201,7 @@ impl SqliteBackend {
         if !connection.is_autocommit() {
             return Ok(());
         }
+        let started = Instant::now();
         let result = connection
             .execute_batch("BEGIN IMMEDIATE")
             .and_then(|()| connection.pragma_query_value(None, "user_version", |r| r.get(0)));
@@ -173,6 +209,17 @@ impl SqliteBackend {
             self.rollback();
             self.error("lock", &e)
         })?;
+        let waited = started.elapsed();
+        if waited >= Duration::from_secs(1) {
+            self.host.log(
+                LogLevel::Info,
+                format_args!(
+                    "waited {:.1} s for another run to release database {}",
+                    waited.as_secs_f64(),
+                    self.database_or_error()?.display()
+                ),
+            );
+        }
         if version == 0 {
             connection.execute_batch(SCHEMA).map_err(|e| {
                 self.rollback();
@@ -248,6 +295,10 @@ impl SqliteBackend {
     fn insert(&self, inventory: &str, note: Option<&str>) -> Result<Option<i64>, BackendError> {
         let newest = self.newest()?;
         if newest.as_ref().is_some_and(|(_, text)| text == inventory) {
+            self.host.log(
+                LogLevel::Debug,
+                "the inventory is the newest revision already: nothing stored",
+            );
             return Ok(None);
         }
         let mut summary =
@@ -263,7 +314,12 @@ impl SqliteBackend {
                 (&summary, inventory),
             )
             .map_err(|e| self.error("write", &e))?;
-        Ok(Some(connection.last_insert_rowid()))
+        let revision = connection.last_insert_rowid();
+        self.host.log(
+            LogLevel::Info,
+            format_args!("stored revision {revision}: {summary}"),
+        );
+        Ok(Some(revision))
     }
 }
 
@@ -272,25 +328,15 @@ impl StorageBackend for SqliteBackend {
         self.rollback();
         self.connection = None;
         let mut database = None;
-        let mut lock_timeout = DEFAULT_LOCK_TIMEOUT;
         for (key, value) in settings {
             match key.as_str() {
                 "database" => database = Some(value.trim()),
+                // In osa.ini, the host reads it for every plugin, and never passes it on.
                 "lock_timeout" => {
-                    // SQLite's busy timeout is a C int of milliseconds: a day is far
-                    // below its limit (about 24.8 days), which panics inside rusqlite.
-                    let seconds = value
-                        .trim()
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|s| *s <= MAX_LOCK_TIMEOUT)
-                        .ok_or_else(|| {
-                            BackendError::new(format_args!(
-                                "setting 'lock_timeout' must be a whole number of seconds from \
-                                 0 to {MAX_LOCK_TIMEOUT}, not '{value}'"
-                            ))
-                        })?;
-                    lock_timeout = Duration::from_secs(seconds);
+                    return Err(BackendError::new(
+                        "setting 'lock_timeout' is the host's: give the backend a Host \
+                         (SqliteBackend::with_host) saying it",
+                    ));
                 }
                 other => {
                     return Err(BackendError::new(format_args!(
@@ -314,7 +360,6 @@ impl StorageBackend for SqliteBackend {
             )));
         }
         self.database = Some(database);
-        self.lock_timeout = lock_timeout;
         Ok(())
     }
 
@@ -437,7 +482,7 @@ pub fn inventory_at(
     result.optional().map_err(|e| read_error(database, e))
 }
 
-inventory_backend::export_plugin!(SqliteBackend);
+inventory_backend::export_plugin!(SqliteBackend, SqliteBackend::with_host);
 
 #[cfg(test)]
 mod tests;

@@ -1,46 +1,35 @@
 //! `osa-inventory-sqlite`: look at and restore the history the SQLite plugin keeps.
 
+#![forbid(unsafe_code)]
+
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 use inventory_backend::{BackendError, StorageBackend};
+use osa_inventory_sqlite::cli::{self, Command};
 use osa_inventory_sqlite::{SqliteBackend, history, inventory_at};
 
-const USAGE: &str = "\
-usage: osa-inventory-sqlite COMMAND DATABASE [ARGUMENT]
-
-The inventory history kept by the SQLite storage plugin (docs/plugins.md).
-
-commands:
-  history DATABASE            list every revision: number, time written (UTC), what changed
-  show DATABASE [REVISION]    print the inventory of REVISION (default: the current one)
-  restore DATABASE REVISION   make REVISION the current inventory again, as a new revision
-  import DATABASE FILE        store the inventory in FILE (an openstack_inventory.json) as
-                              a new revision, e.g. when moving from the JSON file backend
-";
-
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let result = match args.as_slice() {
-        ["history", db] => list(Path::new(db)),
-        ["show", db] => show(Path::new(db), None),
-        ["show", db, revision] => {
-            revision_number(revision).and_then(|r| show(Path::new(db), Some(r)))
+    let cli = match cli::parse_from(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and --version on standard output with status 0, mistakes on standard
+            // error with status 2.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
-        ["restore", db, revision] => {
-            revision_number(revision).and_then(|r| restore(Path::new(db), r))
+    };
+    let result = match cli.command {
+        Command::History { database } => list(&database),
+        Command::Show { database, revision } => match revision {
+            None => show(&database, None),
+            Some(r) => revision_number(&r).and_then(|r| show(&database, Some(r))),
+        },
+        Command::Restore { database, revision } => {
+            revision_number(&revision).and_then(|r| restore(&database, r))
         }
-        ["import", db, file] => import(Path::new(db), Path::new(file)),
-        ["-h" | "--help" | "help"] => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        _ => {
-            eprint!("{USAGE}");
-            return ExitCode::from(2);
-        }
+        Command::Import { database, file } => import(&database, &file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -51,6 +40,8 @@ fn main() -> ExitCode {
     }
 }
 
+/// A revision number; parsed here rather than by clap to keep the tool's message and
+/// status (1) for it.
 fn revision_number(text: &str) -> Result<i64, BackendError> {
     text.parse::<i64>()
         .ok()

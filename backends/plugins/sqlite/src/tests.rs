@@ -1,4 +1,5 @@
 use super::*;
+use std::sync::{Arc, Mutex};
 
 const ONE: &str =
     "{\n    \"all\": {\"hosts\": [\"a\"]},\n    \"_meta\": {\"hostvars\": {\"a\": {}}}\n}\n";
@@ -40,26 +41,69 @@ fn settings_are_checked() {
             "unknown setting 'colour' (known: database, lock_timeout)",
         ),
         (
-            &[("database", "/x"), ("lock_timeout", "soon")][..],
-            "setting 'lock_timeout' must be a whole number of seconds from 0 to 86400, not 'soon'",
-        ),
-        (
-            // Once a panic inside rusqlite (beyond a C int of milliseconds).
-            &[("database", "/x"), ("lock_timeout", "2147484")][..],
-            "setting 'lock_timeout' must be a whole number of seconds from 0 to 86400, \
-             not '2147484'",
+            // The host reads it from osa.ini and never passes it on.
+            &[("database", "/x"), ("lock_timeout", "5")][..],
+            "setting 'lock_timeout' is the host's: give the backend a Host",
         ),
     ] {
         let err = b.register(&settings(pairs)).unwrap_err().to_string();
         assert!(err.starts_with(expected), "{pairs:?}: {err}");
     }
-    b.register(&settings(&[
-        ("database", "/x/y.sqlite"),
-        ("lock_timeout", "5"),
-    ]))
-    .unwrap();
+    b.register(&settings(&[("database", "/x/y.sqlite")]))
+        .unwrap();
     assert_eq!(b.location(), "/x/y.sqlite");
+    assert_eq!(b.lock_timeout, DEFAULT_LOCK_TIMEOUT);
+}
+
+#[test]
+fn the_lock_timeout_is_the_hosts() {
+    let b = SqliteBackend::with_host(Host::standalone(Duration::from_secs(5)));
     assert_eq!(b.lock_timeout, Duration::from_secs(5));
+    // Once a panic inside rusqlite (beyond a C int of milliseconds): a host saying more
+    // than a day gets a day.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inv.sqlite");
+    let mut b = SqliteBackend::with_host(Host::standalone(Duration::from_secs(2_147_484)));
+    assert_eq!(b.lock_timeout, Duration::from_secs(MAX_LOCK_TIMEOUT));
+    b.register(&settings(&[("database", db.to_str().unwrap())]))
+        .unwrap();
+    assert_eq!(b.load().unwrap(), None);
+}
+
+/// A backend with a host of this lock timeout, whose log lines are collected.
+fn logged(db: &Path, lock_timeout: u64) -> (SqliteBackend, Arc<Mutex<Vec<String>>>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    let host =
+        Host::standalone(Duration::from_secs(lock_timeout)).with_logger(move |level, line| {
+            sink.lock().unwrap().push(format!("{level}: {line}"));
+        });
+    let mut b = SqliteBackend::with_host(host);
+    b.register(&settings(&[("database", db.to_str().unwrap())]))
+        .unwrap();
+    (b, lines)
+}
+
+#[test]
+fn what_it_does_goes_to_the_hosts_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inv.sqlite");
+    let (mut b, lines) = logged(&db, 9);
+    b.load().unwrap();
+    b.write(ONE).unwrap();
+    b.load().unwrap();
+    b.write(ONE).unwrap();
+    assert_eq!(
+        *lines.lock().unwrap(),
+        [
+            format!(
+                "debug: opened database {} (waiting at most 9 s for another run's lock)",
+                db.display()
+            ),
+            "info: stored revision 1: first inventory: 1 host, 1 group".to_string(),
+            "debug: the inventory is the newest revision already: nothing stored".to_string(),
+        ]
+    );
 }
 
 #[test]
@@ -118,13 +162,7 @@ fn load_holds_the_database_until_write() {
     let mut first = backend(&db);
     assert_eq!(first.load().unwrap(), None);
 
-    let mut impatient = SqliteBackend::default();
-    impatient
-        .register(&settings(&[
-            ("database", db.to_str().unwrap()),
-            ("lock_timeout", "0"),
-        ]))
-        .unwrap();
+    let (mut impatient, _) = logged(&db, 0);
     let err = impatient.load().unwrap_err().to_string();
     assert_eq!(
         err,
@@ -140,15 +178,27 @@ fn load_holds_the_database_until_write() {
     let d = db.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     let second = std::thread::spawn(move || {
-        let mut b = backend(&d);
-        tx.send(b.load().unwrap()).unwrap();
+        let (mut b, lines) = logged(&d, 600);
+        let loaded = b.load().unwrap();
+        tx.send(loaded).unwrap();
+        lines.lock().unwrap().clone()
     });
-    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
+    assert!(rx.recv_timeout(Duration::from_millis(1200)).is_err());
     first.write(ONE).unwrap();
-    // The second run sees what the first wrote.
+    // The second run sees what the first wrote, and says it waited.
     let loaded = rx.recv_timeout(Duration::from_secs(20)).unwrap();
     assert_eq!(loaded.as_deref(), Some(ONE));
-    second.join().unwrap();
+    let lines = second.join().unwrap();
+    let waited = lines[1]
+        .strip_prefix("info: waited ")
+        .and_then(|l| {
+            l.strip_suffix(&format!(
+                " s for another run to release database {}",
+                db.display()
+            ))
+        })
+        .and_then(|seconds| seconds.parse::<f64>().ok());
+    assert!(waited.is_some_and(|s| s >= 1.0), "{lines:?}");
 }
 
 #[test]
@@ -161,13 +211,7 @@ fn dropping_without_writing_changes_nothing_and_releases_the_lock() {
     assert_eq!(b.load().unwrap().as_deref(), Some(ONE));
     drop(b);
     assert_eq!(std::fs::read(&db).unwrap(), before);
-    let mut other = SqliteBackend::default();
-    other
-        .register(&settings(&[
-            ("database", db.to_str().unwrap()),
-            ("lock_timeout", "0"),
-        ]))
-        .unwrap();
+    let (mut other, _) = logged(&db, 0);
     assert_eq!(other.load().unwrap().as_deref(), Some(ONE));
 }
 

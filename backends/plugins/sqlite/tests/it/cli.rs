@@ -164,7 +164,30 @@ fn a_missing_database_is_reported_and_not_created() {
 fn usage() {
     let out = run(&[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("usage: osa-inventory-sqlite"));
-    assert!(ok(&["--help"]).contains("restore DATABASE REVISION"));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Usage: osa-inventory-sqlite history DATABASE\n"),
+        "{stderr}"
+    );
+    assert!(ok(&["--help"]).contains("osa-inventory-sqlite restore DATABASE REVISION\n"));
+    assert!(ok(&["help"]).contains("osa-inventory-sqlite import DATABASE FILE\n"));
     assert_eq!(run(&["history"]).status.code(), Some(2));
+    assert_eq!(run(&["history", "a", "b"]).status.code(), Some(2));
+    assert_eq!(run(&["undo", "a"]).status.code(), Some(2));
+}
+
+#[test]
+fn version_names_the_plugin_abi() {
+    for flag in ["--version", "-V"] {
+        assert_eq!(
+            ok(&[flag]),
+            format!(
+                "osa-inventory-sqlite {} (plugin ABI {}.{})\n",
+                env!("CARGO_PKG_VERSION"),
+                inventory_backend::abi::ABI_MAJOR,
+                inventory_backend::abi::ABI_MINOR
+            )
+        );
+    }
 }
