@@ -8,7 +8,7 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(
     name = "dynamic-inventory",
-    version,
+    version = inventory_backend::version_with_abi!(),
     about = "OpenStack Inventory Generator",
     long_about = "Generates the OpenStack-Ansible inventory from openstack_user_config.yml, \
                   conf.d/ and env.d/, stores it through the configured backend and prints it \

@@ -8,7 +8,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "inventory-manage",
-    version,
+    version = inventory_backend::version_with_abi!(),
     about = "Inspect and edit the OpenStack-Ansible inventory, on any storage backend",
     long_about = "Inspect and edit the OpenStack-Ansible inventory, on any storage backend.\n\n\
                   Without --file or --backend, the inventory is the one the active backend of \

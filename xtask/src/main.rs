@@ -51,6 +51,7 @@ fn programs() -> Vec<clap::Command> {
     vec![
         dynamic_inventory::cli::Cli::command(),
         inventory_manage::cli::Cli::command(),
+        osa_inventory_sqlite::cli::command(),
     ]
 }
 

@@ -42,6 +42,26 @@ pub const ABI_VERSION: u32 = version(ABI_MAJOR, ABI_MINOR);
 /// plugin that calls no host function added later without checking for it.
 pub const ABI_VERSION_2_0: u32 = version(2, 0);
 
+/// What a program's `--version` prints after its name: the calling crate's version and
+/// the plugin ABI this crate implements, `0.1.0 (plugin ABI 2.1)`, as a `&'static str`
+/// (clap's `#[command(version = ...)]` takes one). Each program of the project uses it,
+/// so an operator can tell which plugins a binary loads.
+#[macro_export]
+macro_rules! version_with_abi {
+    () => {{
+        static VERSION: ::std::sync::OnceLock<::std::string::String> = ::std::sync::OnceLock::new();
+        VERSION
+            .get_or_init(|| {
+                format!(
+                    "{} (plugin ABI {})",
+                    env!("CARGO_PKG_VERSION"),
+                    $crate::abi::version_text($crate::abi::ABI_VERSION)
+                )
+            })
+            .as_str()
+    }};
+}
+
 /// The one symbol a plugin exports (`OSA_INVENTORY_PLUGIN_INIT_SYMBOL`),
 /// NUL-terminated as `dlsym` wants it.
 pub const INIT_SYMBOL: &[u8] = b"osa_inventory_plugin_init\0";

@@ -1214,3 +1214,22 @@ fn help_says_where_the_inventory_is_stored() {
         assert!(help.contains(needle), "{needle} missing from:\n{help}");
     }
 }
+
+#[test]
+fn version_names_the_plugin_abi() {
+    let out = assert_cmd::Command::cargo_bin("dynamic-inventory")
+        .unwrap()
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!(
+            "dynamic-inventory {} (plugin ABI {}.{})\n",
+            env!("CARGO_PKG_VERSION"),
+            inventory_backend::abi::ABI_MAJOR,
+            inventory_backend::abi::ABI_MINOR
+        )
+    );
+}

@@ -402,3 +402,17 @@ fn a_damaged_archive_is_one_escaped_line() {
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
     assert!(stderr.contains("evil\\n\\u{1b}[31mred"), "{stderr:?}");
 }
+
+#[test]
+fn version_names_the_plugin_abi() {
+    let site = Site::empty();
+    assert_eq!(
+        site.ok(&["--version"]),
+        format!(
+            "inventory-manage {} (plugin ABI {}.{})\n",
+            env!("CARGO_PKG_VERSION"),
+            inventory_backend::abi::ABI_MAJOR,
+            inventory_backend::abi::ABI_MINOR
+        )
+    );
+}

@@ -2,10 +2,8 @@
 //! whatever generates its shell completions or manual page from [`command`].
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use inventory_backend::abi;
 
 /// `osa-inventory-sqlite COMMAND DATABASE [ARGUMENT]`.
 #[derive(Debug, Parser)]
@@ -59,14 +57,7 @@ pub enum Command {
 /// What `--version` prints after the name: the tool's version and the plugin ABI
 /// version the library beside it implements (`0.1.0 (plugin ABI 2.1)`).
 pub fn version() -> &'static str {
-    static VERSION: OnceLock<String> = OnceLock::new();
-    VERSION.get_or_init(|| {
-        format!(
-            "{} (plugin ABI {})",
-            env!("CARGO_PKG_VERSION"),
-            abi::version_text(abi::ABI_VERSION)
-        )
-    })
+    inventory_backend::version_with_abi!()
 }
 
 /// The tool's clap command: what it parses, and what completions and a manual page
@@ -88,6 +79,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use inventory_backend::abi;
     use std::path::Path;
 
     #[test]
