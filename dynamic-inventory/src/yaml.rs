@@ -87,6 +87,90 @@ impl fmt::Display for YamlError {
 
 impl std::error::Error for YamlError {}
 
+/// Widest quoted source line in an excerpt, in characters as shown; a longer line is
+/// cut around the error's column.
+const EXCERPT_WIDTH: usize = 120;
+
+/// What is shown of a line cut short, at either end.
+const CUT: &str = "...";
+
+impl YamlError {
+    /// The line of `text` where the error is and a caret under its column, as rustc and
+    /// PyYAML show them, for the lines after the one-line message:
+    ///
+    /// ```text
+    ///   12 |   foo: bar: baz
+    ///      |           ^
+    /// ```
+    ///
+    /// `text` is what was given to [`load_str`]. The quoted line is shown as the message
+    /// is (control characters escaped, as `inventory_storage::one_line` does, and
+    /// invisible formatting characters too), so that a file cannot put terminal escapes
+    /// or line breaks on the operator's screen; the caret is placed under the escaped
+    /// text. A line wider than 120 characters is cut around the column.
+    pub fn excerpt(&self, text: &str) -> String {
+        // Positions are counted as the reader counts them: without a byte order mark
+        // at the start, lines ending at "\n", "\r\n" or "\r", columns in characters.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let line = text
+            .split('\n')
+            .flat_map(|line| {
+                let line = line.strip_suffix('\r').unwrap_or(line);
+                line.split('\r')
+            })
+            .nth(self.line.saturating_sub(1))
+            .unwrap_or("");
+        // Each character as shown, its width there, and where the caret goes.
+        let shown: Vec<String> = line.chars().map(shown_char).collect();
+        let widths: Vec<usize> = shown.iter().map(|piece| piece.chars().count()).collect();
+        let at = self.column.saturating_sub(1).min(shown.len());
+        let (mut first, mut last) = (0, shown.len());
+        if widths.iter().sum::<usize>() > EXCERPT_WIDTH {
+            // Up to half the room before the caret, the rest after it.
+            let room = EXCERPT_WIDTH - 2 * CUT.len();
+            let mut used = 0;
+            first = at;
+            while first > 0 && used + widths[first - 1] <= room / 2 {
+                first -= 1;
+                used += widths[first];
+            }
+            last = at;
+            while last < shown.len() && used + widths[last] <= room {
+                used += widths[last];
+                last += 1;
+            }
+        }
+        let mut quoted = String::new();
+        if first > 0 {
+            quoted.push_str(CUT);
+        }
+        let caret = CUT.len() * usize::from(first > 0) + widths[first..at].iter().sum::<usize>();
+        quoted.extend(shown[first..last].iter().map(String::as_str));
+        if last < shown.len() {
+            quoted.push_str(CUT);
+        }
+        let number = self.line.to_string();
+        let gutter = " ".repeat(number.len());
+        let source = format!("  {number} | {quoted}");
+        format!("{}\n  {gutter} | {}^", source.trim_end(), " ".repeat(caret))
+    }
+}
+
+/// A character of a quoted source line as shown: control characters escaped as
+/// `inventory_storage::one_line` escapes them (`\t`, `\u{1b}`), and so are the
+/// invisible ones that could disguise the line (bidirectional overrides, zero-width
+/// characters, line and paragraph separators, byte order marks).
+fn shown_char(ch: char) -> String {
+    let invisible = matches!(ch,
+        '\u{61c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}');
+    if ch.is_control() || invisible {
+        ch.escape_default().collect()
+    } else {
+        ch.to_string()
+    }
+}
+
 /// Deepest nesting of sequences and mappings accepted, counting the nesting
 /// brought in by aliases. A configuration value ends up in the stored inventory
 /// a few levels deeper than in its file, and the stored inventory must stay
@@ -2416,6 +2500,107 @@ d:
         assert_error("\u{7f}", 1, 1, "#x007f");
         // An escape in a double-quoted scalar is fine.
         assert_eq!(x("\"\\x01\""), Value::String("\u{1}".into()));
+    }
+
+    /// The excerpt of the error loading `text` fails with, and the error.
+    fn excerpt_of(text: &str) -> (YamlError, String) {
+        let error = error(text);
+        let excerpt = error.excerpt(text);
+        (error, excerpt)
+    }
+
+    #[test]
+    fn an_excerpt_quotes_the_line_with_a_caret_under_the_column() {
+        let (error, excerpt) = excerpt_of("a: 1\nfoo:\n  bar: baz: qux\n");
+        assert_eq!((error.line, error.column), (3, 11));
+        assert_eq!(excerpt, "  3 |   bar: baz: qux\n    |           ^");
+        // The gutter is as wide as the line number.
+        let text = format!("{}x: y: z\n", "a: 1\n".repeat(11));
+        assert_eq!(excerpt_of(&text).1, "  12 | x: y: z\n     |     ^");
+        // At the end of the text, past its last line break: an empty line.
+        assert_eq!(excerpt_of("k: [a,\n").1, "  2 |\n    | ^");
+    }
+
+    #[test]
+    fn an_excerpt_places_the_caret_past_tabs_and_multibyte_characters() {
+        // Columns count characters; a tab is shown escaped, as the message shows
+        // control characters, so the caret moves past its two characters.
+        let (error, excerpt) = excerpt_of("x:\té: ü: 1\n");
+        assert_eq!((error.line, error.column), (1, 5));
+        assert_eq!(excerpt, "  1 | x:\\té: ü: 1\n    |      ^");
+        let (error, excerpt) = excerpt_of("ключ: \"значение\": 1\n");
+        assert_eq!((error.line, error.column), (1, 17));
+        assert_eq!(
+            excerpt,
+            "  1 | ключ: \"значение\": 1\n    |                 ^"
+        );
+        // A byte order mark at the start is not a column, as for the reader.
+        let (error, excerpt) = excerpt_of("\u{feff}a: b: c");
+        assert_eq!((error.line, error.column), (1, 5));
+        assert_eq!(excerpt, "  1 | a: b: c\n    |     ^");
+    }
+
+    #[test]
+    fn an_excerpt_counts_lines_as_the_reader_does() {
+        let (error, excerpt) = excerpt_of("a: 1\r\nb: 2\rc: d: e\r\n");
+        assert_eq!((error.line, error.column), (3, 5));
+        assert_eq!(excerpt, "  3 | c: d: e\n    |     ^");
+    }
+
+    #[test]
+    fn an_excerpt_cannot_put_escapes_or_line_breaks_on_the_screen() {
+        // NEL, a line separator, a right-to-left override and a zero-width space
+        // before the error (all printable for PyYAML); the excerpt stays two lines of
+        // visible text and the caret stays under the offending character.
+        let text = "k: \"\u{85}\u{2028}\u{202e}\u{200b}\": v: w\n";
+        let (error, excerpt) = excerpt_of(text);
+        assert_eq!((error.line, error.column), (1, 10));
+        assert_eq!(
+            excerpt,
+            "  1 | k: \"\\u{85}\\u{2028}\\u{202e}\\u{200b}\": v: w\n\
+             \x20   |                                    ^"
+        );
+        assert_eq!(excerpt.lines().count(), 2);
+        assert!(!excerpt.chars().any(|ch| ch.is_control() && ch != '\n'));
+        // An error about the character itself (refused by the reader) quotes it
+        // escaped too.
+        let (error, excerpt) = excerpt_of("a: b\u{1b}]0;title\u{7}\n");
+        assert_eq!((error.line, error.column), (1, 5));
+        assert_eq!(excerpt, "  1 | a: b\\u{1b}]0;title\\u{7}\n    |     ^");
+    }
+
+    #[test]
+    fn an_excerpt_cuts_a_long_line_around_the_column() {
+        let text = format!("k: {}: z\n", "y".repeat(300));
+        let (error, excerpt) = excerpt_of(&text);
+        assert_eq!((error.line, error.column), (1, 304));
+        let lines: Vec<&str> = excerpt.lines().collect();
+        assert_eq!(lines.len(), 2);
+        let quoted = lines[0].strip_prefix("  1 | ").unwrap();
+        assert!(quoted.chars().count() <= EXCERPT_WIDTH, "{quoted}");
+        assert!(
+            quoted.starts_with("...y") && quoted.ends_with("y: z"),
+            "{quoted}"
+        );
+        // The caret is under the colon.
+        let caret = lines[1].strip_prefix("    | ").unwrap();
+        assert_eq!(caret.trim_start(), "^");
+        assert_eq!(quoted.chars().nth(caret.len() - 1), Some(':'));
+        assert_eq!(quoted.chars().nth(caret.len() - 2), Some('y'));
+
+        // Cut at both ends when the column is in the middle.
+        let text = format!("k: {}: {}\n", "x".repeat(300), "y".repeat(300));
+        let (error, excerpt) = excerpt_of(&text);
+        assert_eq!((error.line, error.column), (1, 304));
+        let lines: Vec<&str> = excerpt.lines().collect();
+        let quoted = lines[0].strip_prefix("  1 | ").unwrap();
+        assert_eq!(quoted.chars().count(), EXCERPT_WIDTH);
+        assert!(
+            quoted.starts_with("...x") && quoted.ends_with("y..."),
+            "{quoted}"
+        );
+        let caret = lines[1].strip_prefix("    | ").unwrap();
+        assert_eq!(quoted.chars().nth(caret.len() - 1), Some(':'));
     }
 
     #[test]
