@@ -14,6 +14,14 @@
 //!    [`serde_json::Value`], with PyYAML's `SafeConstructor` rules for merge
 //!    keys, duplicate keys and the construction of tagged scalars.
 //!
+//! `saphyr-parser` succeeds yaml-rust2 (in maintenance mode), whose scanner was
+//! also run over the text for what events do not carry. saphyr-parser's scanner
+//! is private, but its events are placed where PyYAML places its nodes (at their
+//! first property), so anchor and alias names are read from the text there
+//! (`Source`). Where its reading differs from PyYAML's, the difference is
+//! undone above it: byte order marks inside the text (`StandIn`), anchor names
+//! (`check_anchor_name`), characters PyYAML refuses (`check_printable`).
+//!
 //! Like PyYAML, every composing error is reported before any constructing
 //! error. Values JSON cannot hold (infinite and NaN floats, integers beyond
 //! 64 bits, binary data, sets, dates given with an explicit tag) are errors
