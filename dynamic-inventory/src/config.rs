@@ -90,9 +90,10 @@ pub fn read_yaml_mapping(path: &Path) -> Result<Map<String, Value>> {
                 kind_of(&other)
             ),
         }),
-        Err(e) => Err(Error::File {
+        Err(error) => Err(Error::Yaml {
             path: path.to_path_buf(),
-            message: format!("invalid YAML: {e}"),
+            excerpt: error.excerpt(&text),
+            error,
         }),
     }
 }
@@ -277,9 +278,10 @@ pub fn load_environment(
     match base {
         BaseEnvironment::Builtin => {
             for (name, text) in builtin::FILES {
-                let parsed = yaml::load_str(text).map_err(|e| Error::File {
+                let parsed = yaml::load_str(text).map_err(|error| Error::Yaml {
                     path: PathBuf::from(format!("(built-in environment)/env.d/{name}")),
-                    message: format!("invalid YAML: {e}"),
+                    excerpt: error.excerpt(text),
+                    error,
                 })?;
                 if let Some(Value::Object(map)) = parsed {
                     merge(&mut env, map);

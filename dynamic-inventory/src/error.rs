@@ -77,6 +77,16 @@ pub enum Error {
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
 
+    /// A YAML file that cannot be read. The message is one line, naming the file, the
+    /// line and the column; [`Error::excerpt`] quotes the line with a caret.
+    #[error("{path}: invalid YAML: {error}")]
+    Yaml {
+        path: PathBuf,
+        error: crate::yaml::YamlError,
+        /// [`crate::yaml::YamlError::excerpt`] of the file's text.
+        excerpt: String,
+    },
+
     #[error("Host {host} in group {group} of the user configuration has no 'ip' set")]
     HostWithoutIp { host: String, group: String },
 
@@ -108,6 +118,17 @@ pub enum Error {
 
     #[error(transparent)]
     Storage(#[from] inventory_storage::StorageError),
+}
+
+impl Error {
+    /// Lines to show under the message, if any: the source line of a YAML error with a
+    /// caret under the column. Free of control characters (escaped), like the message.
+    pub fn excerpt(&self) -> Option<&str> {
+        match self {
+            Error::Yaml { excerpt, .. } => Some(excerpt),
+            _ => None,
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

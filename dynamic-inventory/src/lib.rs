@@ -90,8 +90,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             outcome.code
         }
         Err(e) => {
-            // One line, whatever the message quotes from input.
+            // One line, whatever the message quotes from input: scripts match on it.
             eprintln!("{}", inventory_storage::one_line(&e.to_string()));
+            // Then, for a YAML error, the line of the file with a caret under the
+            // column (its characters escaped as the message's are).
+            if let Some(excerpt) = e.excerpt() {
+                eprintln!("{excerpt}");
+            }
             ExitCode::FAILURE
         }
     }

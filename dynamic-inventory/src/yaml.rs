@@ -3,8 +3,8 @@
 //! The Python inventory reads its configuration with `yaml.safe_load`, and
 //! operators' files rely on its YAML 1.1 behaviour (`yes`/`no`/`on`/`off` are
 //! booleans, `017` is octal, `1:30` is sexagesimal, `<<` merges mappings, ...).
-//! yaml-rust2's own loader follows YAML 1.2, so only its event-level parser is
-//! used here and everything above it is reimplemented after PyYAML:
+//! The event parser underneath, `saphyr-parser`, follows YAML 1.2, so only its
+//! events are used here and everything above them is reimplemented after PyYAML:
 //!
 //! 1. *Composing* (`Composer`): the parser's events are turned into a graph of
 //!    nodes. Aliases share the anchored node, tags of scalars are resolved with
@@ -13,6 +13,14 @@
 //! 2. *Constructing* (`Constructor`): the node graph is turned into a
 //!    [`serde_json::Value`], with PyYAML's `SafeConstructor` rules for merge
 //!    keys, duplicate keys and the construction of tagged scalars.
+//!
+//! `saphyr-parser` succeeds yaml-rust2 (in maintenance mode), whose scanner was
+//! also run over the text for what events do not carry. saphyr-parser's scanner
+//! is private, but its events are placed where PyYAML places its nodes (at their
+//! first property), so anchor and alias names are read from the text there
+//! (`Source`). Where its reading differs from PyYAML's, the difference is
+//! undone above it: byte order marks inside the text (`StandIn`), anchor names
+//! (`check_anchor_name`), characters PyYAML refuses (`check_printable`).
 //!
 //! Like PyYAML, every composing error is reported before any constructing
 //! error. Values JSON cannot hold (infinite and NaN floats, integers beyond
@@ -24,21 +32,27 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
-use std::str::Chars;
 
 use compact_str::CompactString;
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Span, StrInput, Tag};
 use serde_json::{Map, Number, Value};
-use yaml_rust2::parser::{Event, Parser, Tag};
-use yaml_rust2::scanner::{Marker, ScanError, Scanner, TScalarStyle, Token, TokenType};
 
 /// Parses one YAML document. `Ok(None)` for an empty document (empty file, only comments, or an explicit null document).
 pub fn load_str(text: &str) -> Result<Option<Value>, YamlError> {
     // PyYAML skips a byte order mark at the very start without counting it
-    // as a column; yaml-rust2 would make it part of the first scalar.
+    // as a column; the parser would count it.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     check_printable(text)?;
-    let properties = Properties::scan(text);
-    let mut composer = Composer::new(text, properties);
+    let stand_in = StandIn::for_text(text)?;
+    let parsed = stand_in.hide(text);
+    load_parsed(&parsed, stand_in).map_err(|mut error| {
+        error.message = stand_in.restore(Cow::Owned(error.message)).into_owned();
+        error
+    })
+}
+
+fn load_parsed(text: &str, stand_in: StandIn) -> Result<Option<Value>, YamlError> {
+    let mut composer = Composer::new(text, stand_in);
     let Some(root) = composer.compose_single_document()? else {
         return Ok(None);
     };
@@ -80,6 +94,90 @@ impl fmt::Display for YamlError {
 }
 
 impl std::error::Error for YamlError {}
+
+/// Widest quoted source line in an excerpt, in characters as shown; a longer line is
+/// cut around the error's column.
+const EXCERPT_WIDTH: usize = 120;
+
+/// What is shown of a line cut short, at either end.
+const CUT: &str = "...";
+
+impl YamlError {
+    /// The line of `text` where the error is and a caret under its column, as rustc and
+    /// PyYAML show them, for the lines after the one-line message:
+    ///
+    /// ```text
+    ///   12 |   foo: bar: baz
+    ///      |           ^
+    /// ```
+    ///
+    /// `text` is what was given to [`load_str`]. The quoted line is shown as the message
+    /// is (control characters escaped, as `inventory_storage::one_line` does, and
+    /// invisible formatting characters too), so that a file cannot put terminal escapes
+    /// or line breaks on the operator's screen; the caret is placed under the escaped
+    /// text. A line wider than 120 characters is cut around the column.
+    pub fn excerpt(&self, text: &str) -> String {
+        // Positions are counted as the reader counts them: without a byte order mark
+        // at the start, lines ending at "\n", "\r\n" or "\r", columns in characters.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let line = text
+            .split('\n')
+            .flat_map(|line| {
+                let line = line.strip_suffix('\r').unwrap_or(line);
+                line.split('\r')
+            })
+            .nth(self.line.saturating_sub(1))
+            .unwrap_or("");
+        // Each character as shown, its width there, and where the caret goes.
+        let shown: Vec<String> = line.chars().map(shown_char).collect();
+        let widths: Vec<usize> = shown.iter().map(|piece| piece.chars().count()).collect();
+        let at = self.column.saturating_sub(1).min(shown.len());
+        let (mut first, mut last) = (0, shown.len());
+        if widths.iter().sum::<usize>() > EXCERPT_WIDTH {
+            // Up to half the room before the caret, the rest after it.
+            let room = EXCERPT_WIDTH - 2 * CUT.len();
+            let mut used = 0;
+            first = at;
+            while first > 0 && used + widths[first - 1] <= room / 2 {
+                first -= 1;
+                used += widths[first];
+            }
+            last = at;
+            while last < shown.len() && used + widths[last] <= room {
+                used += widths[last];
+                last += 1;
+            }
+        }
+        let mut quoted = String::new();
+        if first > 0 {
+            quoted.push_str(CUT);
+        }
+        let caret = CUT.len() * usize::from(first > 0) + widths[first..at].iter().sum::<usize>();
+        quoted.extend(shown[first..last].iter().map(String::as_str));
+        if last < shown.len() {
+            quoted.push_str(CUT);
+        }
+        let number = self.line.to_string();
+        let gutter = " ".repeat(number.len());
+        let source = format!("  {number} | {quoted}");
+        format!("{}\n  {gutter} | {}^", source.trim_end(), " ".repeat(caret))
+    }
+}
+
+/// A character of a quoted source line as shown: control characters escaped as
+/// `inventory_storage::one_line` escapes them (`\t`, `\u{1b}`), and so are the
+/// invisible ones that could disguise the line (bidirectional overrides, zero-width
+/// characters, line and paragraph separators, byte order marks).
+fn shown_char(ch: char) -> String {
+    let invisible = matches!(ch,
+        '\u{61c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}');
+    if ch.is_control() || invisible {
+        ch.escape_default().collect()
+    } else {
+        ch.to_string()
+    }
+}
 
 /// Deepest nesting of sequences and mappings accepted, counting the nesting
 /// brought in by aliases. A configuration value ends up in the stored inventory
@@ -134,7 +232,7 @@ struct Mark {
 
 impl From<&Marker> for Mark {
     fn from(marker: &Marker) -> Self {
-        // yaml-rust2 counts lines from 1 and columns from 0.
+        // The parser counts lines from 1 and columns from 0.
         Mark {
             line: marker.line(),
             column: marker.col() + 1,
@@ -150,7 +248,7 @@ impl fmt::Display for Mark {
 
 /// Rejects the characters PyYAML's reader refuses (its `NON_PRINTABLE`
 /// class): control characters other than tab, line feed and carriage return,
-/// C1 controls other than NEL, and U+FFFE/U+FFFF. yaml-rust2 accepts them.
+/// C1 controls other than NEL, and U+FFFE/U+FFFF. The parser accepts most of them.
 fn check_printable(text: &str) -> Result<(), YamlError> {
     let mut mark = Mark { line: 1, column: 1 };
     let mut previous = '\0';
@@ -181,63 +279,190 @@ fn check_printable(text: &str) -> Result<(), YamlError> {
     Ok(())
 }
 
-/// Runs a step of yaml-rust2, turning a panic inside it (it has a few
+/// PyYAML reads a byte order mark after the start of the text as an ordinary
+/// character (`a: x\u{feff}y` is the string "x\u{feff}y", a line that starts with
+/// one starts a key with it, as when files saved with one are concatenated),
+/// where saphyr-parser ends scalars at it and refuses it inside a document. Such
+/// marks are given to the parser as a stand-in, a private-use character the text
+/// does not contain, which PyYAML and the parser both read as an ordinary
+/// character; every value, name and message gets the mark back. Positions count
+/// characters, so they do not move.
+#[derive(Clone, Copy)]
+struct StandIn(Option<char>);
+
+impl StandIn {
+    fn for_text(text: &str) -> Result<Self, YamlError> {
+        if !text.contains('\u{feff}') {
+            return Ok(StandIn(None));
+        }
+        let private_use = |ch: &char| matches!(ch, '\u{e000}'..='\u{f8ff}' | '\u{f0000}'..='\u{ffffd}' | '\u{100000}'..='\u{10fffd}');
+        let used: std::collections::HashSet<char> = text.chars().filter(private_use).collect();
+        ('\u{e000}'..='\u{f8ff}')
+            .chain('\u{f0000}'..='\u{ffffd}')
+            .chain('\u{100000}'..='\u{10fffd}')
+            .find(|ch| !used.contains(ch))
+            .map(|ch| StandIn(Some(ch)))
+            .ok_or_else(|| {
+                YamlError::new(
+                    Mark { line: 1, column: 1 },
+                    "a byte order mark inside a text that also holds every private-use \
+                     character cannot be read",
+                )
+            })
+    }
+
+    /// The text the parser reads.
+    fn hide<'t>(self, text: &'t str) -> Cow<'t, str> {
+        match self.0 {
+            Some(stand_in) => {
+                Cow::Owned(text.replace('\u{feff}', stand_in.encode_utf8(&mut [0; 4])))
+            }
+            None => Cow::Borrowed(text),
+        }
+    }
+
+    /// Text from the parser, with its byte order marks back.
+    fn restore(self, text: Cow<'_, str>) -> Cow<'_, str> {
+        match self.0 {
+            Some(stand_in) if text.contains(stand_in) => {
+                Cow::Owned(text.replace(stand_in, "\u{feff}"))
+            }
+            _ => text,
+        }
+    }
+}
+
+/// Runs a step of the parser, turning a panic inside it (it has a few
 /// internal `unwrap`s) into `None`: bad input must never bring the caller
 /// down.
 fn guarded<T>(step: impl FnOnce() -> T) -> Option<T> {
     panic::catch_unwind(AssertUnwindSafe(step)).ok()
 }
 
-/// What the parser's events do not tell about node properties, gathered by
-/// a pass of the scanner over the text: the names of anchors (events only
-/// carry numeric ids) and where anchors and tags are written (events are
-/// placed at the node's content, PyYAML places nodes at their first
-/// property).
+/// The text being parsed, read again where the parser's events point, for what
+/// the events do not carry: the names of anchors and aliases (events only carry
+/// numeric ids) and where an anchor is written when a tag comes before it.
 ///
-/// The parser numbers anchors 1, 2, 3, ... in the order of their tokens, even
-/// when a name is reused, so the n-th anchor token has id n. Likewise the
-/// n-th event with a tag got it from the n-th tag token. Aliases are looked
-/// up by the position of their token, for the parser's error about an
-/// unknown anchor.
-#[derive(Default)]
-struct Properties {
-    /// Name and position of each anchor token, in order (id - 1).
-    anchors: Vec<(String, Mark)>,
-    /// Position of each tag token, in order.
-    tags: Vec<Mark>,
-    /// Name of each alias token, by its position (character index).
-    aliases: HashMap<usize, String>,
+/// The parser places a node's event at its first property (anchor or tag), as
+/// PyYAML places its nodes, and an alias's event on the alias; its positions
+/// count characters, so `Source` keeps the byte offset of the last position it
+/// looked at and walks from there (events come in order, so the walks add up to
+/// one pass over the text at most, and only nodes with an anchor and aliases
+/// are looked at).
+struct Source<'a> {
+    text: &'a str,
+    stand_in: StandIn,
+    /// A character index and its byte offset in `text`.
+    cursor: (usize, usize),
 }
 
-impl Properties {
-    fn scan(text: &str) -> Self {
-        let mut properties = Properties::default();
-        let mut scanner = Scanner::new(text.chars());
-        // A scanning error ends the pass early; the parser, which uses the
-        // same scanner, reports it in its proper place.
-        while let Some(Token(marker, token)) = guarded(|| scanner.next()).flatten() {
-            match token {
-                TokenType::Anchor(name) => properties.anchors.push((name, Mark::from(&marker))),
-                TokenType::Tag(..) => properties.tags.push(Mark::from(&marker)),
-                TokenType::Alias(name) => {
-                    properties.aliases.insert(marker.index(), name);
-                }
-                _ => {}
-            }
+impl<'a> Source<'a> {
+    fn new(text: &'a str, stand_in: StandIn) -> Self {
+        Source {
+            text,
+            stand_in,
+            cursor: (0, 0),
         }
-        properties
     }
 
-    /// The name of the anchor with this parser id, for messages.
-    fn anchor_name(&self, anchor_id: usize) -> String {
-        match anchor_id
-            .checked_sub(1)
-            .and_then(|index| self.anchors.get(index))
-        {
-            Some((name, _)) => name.clone(),
-            None => format!("#{anchor_id}"),
-        }
+    /// A name read from the text, with its byte order marks back.
+    fn restored(&self, name: String) -> String {
+        self.stand_in.restore(Cow::Owned(name)).into_owned()
     }
+
+    /// The text from this position on (empty past the end).
+    fn rest_at(&mut self, marker: &Marker) -> &'a str {
+        let target = marker.index();
+        let (mut chars, mut bytes) = self.cursor;
+        if target >= chars {
+            let mut forward = self.text[bytes..].char_indices();
+            while chars < target {
+                match forward.next() {
+                    Some((_, ch)) => {
+                        bytes += ch.len_utf8();
+                        chars += 1;
+                    }
+                    None => break,
+                }
+            }
+        } else {
+            let mut backward = self.text[..bytes].chars().rev();
+            while chars > target {
+                match backward.next() {
+                    Some(ch) => {
+                        bytes -= ch.len_utf8();
+                        chars -= 1;
+                    }
+                    None => break,
+                }
+            }
+        }
+        self.cursor = (chars, bytes);
+        &self.text[bytes..]
+    }
+
+    /// The name of the alias or anchor whose `*` or `&` is at this position.
+    fn name_at(&mut self, marker: &Marker) -> String {
+        let rest = self.rest_at(marker);
+        let mut chars = rest.chars();
+        chars.next();
+        self.restored(chars.take_while(|&ch| is_anchor_char(ch)).collect())
+    }
+
+    /// The anchor among the properties of a node that starts at this position:
+    /// its name and where its `&` is. The anchor comes first, or after the tag
+    /// and the blanks, line breaks and comments that must separate them.
+    fn anchor_at(&mut self, start: &Marker) -> Option<(String, Mark)> {
+        let rest = self.rest_at(start);
+        let mut mark = Mark::from(start);
+        let mut chars = rest.chars().peekable();
+        if rest.starts_with('!') {
+            // A tag ends at a blank or a line break when an anchor follows it.
+            while chars.next_if(|&ch| !is_blank_or_break(ch)).is_some() {
+                mark.column += 1;
+            }
+            let mut in_comment = false;
+            loop {
+                match chars.peek().copied()? {
+                    '\r' | '\n' => {
+                        if chars.next() == Some('\r') {
+                            chars.next_if_eq(&'\n');
+                        }
+                        mark.line += 1;
+                        mark.column = 1;
+                        in_comment = false;
+                        continue;
+                    }
+                    _ if in_comment => {}
+                    ' ' | '\t' => {}
+                    '#' => in_comment = true,
+                    '&' => break,
+                    _ => return None,
+                }
+                chars.next();
+                mark.column += 1;
+            }
+        }
+        if chars.next() != Some('&') {
+            return None;
+        }
+        let name = chars.take_while(|&ch| is_anchor_char(ch)).collect();
+        Some((self.restored(name), mark))
+    }
+}
+
+fn is_blank_or_break(ch: char) -> bool {
+    matches!(ch, ' ' | '\t' | '\r' | '\n')
+}
+
+/// The characters the parser takes in an anchor or alias name (YAML 1.2's
+/// `ns-anchor-char`, as saphyr-parser reads it): anything but blanks, line
+/// breaks, the byte order mark and the flow indicators.
+fn is_anchor_char(ch: char) -> bool {
+    !matches!(
+        ch,
+        ' ' | '\t' | '\r' | '\n' | '\0' | '\u{feff}' | ',' | '[' | ']' | '{' | '}'
+    )
 }
 
 type NodeId = usize;
@@ -293,14 +518,13 @@ enum Frame {
 
 /// Turns the parser's events into a graph of `Node`s.
 struct Composer<'a> {
-    parser: Parser<Chars<'a>>,
-    properties: Properties,
-    /// How many events with a tag have been seen, to find their tag token.
-    tagged_events: usize,
+    parser: Parser<'a, StrInput<'a>>,
+    source: Source<'a>,
+    stand_in: StandIn,
     nodes: Vec<Node>,
     /// Node of each anchor id seen so far.
     anchors: HashMap<usize, NodeId>,
-    /// Where each anchor name was first defined, to reject duplicates.
+    /// Where the node of each anchor name starts, to reject duplicates.
     anchor_names: HashMap<String, Mark>,
     /// Position of the last event, for errors that have no better place.
     last_mark: Mark,
@@ -310,11 +534,11 @@ struct Composer<'a> {
 }
 
 impl<'a> Composer<'a> {
-    fn new(text: &'a str, properties: Properties) -> Self {
+    fn new(text: &'a str, stand_in: StandIn) -> Self {
         Composer {
             parser: Parser::new_from_str(text),
-            properties,
-            tagged_events: 0,
+            source: Source::new(text, stand_in),
+            stand_in,
             nodes: Vec::new(),
             anchors: HashMap::new(),
             anchor_names: HashMap::new(),
@@ -323,14 +547,20 @@ impl<'a> Composer<'a> {
         }
     }
 
-    fn next_event(&mut self) -> Result<(Event, Mark), YamlError> {
+    /// The next event and where it starts: for a node, at its first property.
+    fn next_event(&mut self) -> Result<(Event<'a>, Span), YamlError> {
         let parser = &mut self.parser;
-        match guarded(|| parser.next_token()) {
-            Some(Ok((event, marker))) => {
-                self.last_mark = Mark::from(&marker);
-                Ok((event, self.last_mark))
+        match guarded(|| parser.next_event()) {
+            Some(Some(Ok((event, span)))) => {
+                self.last_mark = Mark::from(&span.start);
+                Ok((event, span))
             }
-            Some(Err(error)) => Err(self.parser_error(&error)),
+            Some(Some(Err(error))) => Err(self.parser_error(&error)),
+            // After the end of the stream, which is never asked for.
+            Some(None) => Err(YamlError::new(
+                self.last_mark,
+                "unexpected end of the YAML stream",
+            )),
             None => Err(YamlError::new(
                 self.last_mark,
                 "internal error of the YAML parser",
@@ -338,14 +568,12 @@ impl<'a> Composer<'a> {
         }
     }
 
-    fn parser_error(&self, error: &ScanError) -> YamlError {
+    fn parser_error(&mut self, error: &ScanError) -> YamlError {
         let mark = Mark::from(error.marker());
-        // The parser does not say which alias is unknown; the scanning pass
-        // knows it by the position of the alias token, which is where the
-        // parser reports the error.
-        if error.info().contains("unknown anchor")
-            && let Some(name) = self.properties.aliases.get(&error.marker().index())
-        {
+        // The parser does not say which alias is unknown; it reports the error at
+        // the alias, where its name is written.
+        if error.info().contains("unknown anchor") {
+            let name = self.source.name_at(error.marker());
             return YamlError::new(mark, format!("found undefined alias '{name}'"));
         }
         YamlError::new(mark, error.info())
@@ -356,24 +584,24 @@ impl<'a> Composer<'a> {
     fn compose_single_document(&mut self) -> Result<Option<NodeId>, YamlError> {
         match self.next_event()? {
             (Event::StreamStart, _) => {}
-            (event, mark) => return Err(unexpected(&event, mark)),
+            (event, span) => return Err(unexpected(&event, &span)),
         }
         let root = match self.next_event()? {
             (Event::StreamEnd, _) => return Ok(None),
-            (Event::DocumentStart, _) => self.compose_root()?,
-            (event, mark) => return Err(unexpected(&event, mark)),
+            (Event::DocumentStart(_), _) => self.compose_root()?,
+            (event, span) => return Err(unexpected(&event, &span)),
         };
         match self.next_event()? {
             (Event::DocumentEnd, _) => {}
-            (event, mark) => return Err(unexpected(&event, mark)),
+            (event, span) => return Err(unexpected(&event, &span)),
         }
         match self.next_event()? {
             (Event::StreamEnd, _) => Ok(Some(root)),
-            (Event::DocumentStart, mark) => Err(YamlError::new(
-                mark,
+            (Event::DocumentStart(_), span) => Err(YamlError::new(
+                Mark::from(&span.start),
                 "expected a single document in the stream, but found another document",
             )),
-            (event, mark) => Err(unexpected(&event, mark)),
+            (event, span) => Err(unexpected(&event, &span)),
         }
     }
 
@@ -382,23 +610,25 @@ impl<'a> Composer<'a> {
     fn compose_root(&mut self) -> Result<NodeId, YamlError> {
         let mut stack: Vec<Frame> = Vec::new();
         loop {
-            let (event, mark) = self.next_event()?;
+            let (event, span) = self.next_event()?;
             let node = match event {
                 Event::Scalar(value, style, anchor, tag) => {
-                    let mark = self.node_mark(mark, anchor, tag.is_some());
-                    let tag = resolve_scalar_tag(&value, style, tag.as_ref());
+                    let value = self.stand_in.restore(value);
+                    let tag = resolve_scalar_tag(&value, style, tag.as_deref());
+                    let tag = self.restore_tag(tag);
                     let id = self.add_node(Node {
                         tag,
                         kind: NodeKind::Scalar(CompactString::from(value)),
-                        mark,
+                        mark: Mark::from(&span.start),
                         height: 0,
                         size: 1,
                     });
-                    self.register_anchor(anchor, id)?;
+                    self.register_anchor(anchor, id, &span)?;
                     id
                 }
                 Event::SequenceStart(anchor, tag) => {
-                    let id = self.start_container(anchor, tag, TAG_SEQ, mark, stack.len())?;
+                    let tag = self.restore_tag(container_tag(tag.as_deref(), TAG_SEQ));
+                    let id = self.start_container(anchor, tag, &span, stack.len())?;
                     stack.push(Frame::Sequence {
                         id,
                         items: Vec::new(),
@@ -406,7 +636,8 @@ impl<'a> Composer<'a> {
                     continue;
                 }
                 Event::MappingStart(anchor, tag) => {
-                    let id = self.start_container(anchor, tag, TAG_MAP, mark, stack.len())?;
+                    let tag = self.restore_tag(container_tag(tag.as_deref(), TAG_MAP));
+                    let id = self.start_container(anchor, tag, &span, stack.len())?;
                     stack.push(Frame::Mapping {
                         id,
                         pairs: Vec::new(),
@@ -415,11 +646,11 @@ impl<'a> Composer<'a> {
                     continue;
                 }
                 Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                    Some(frame) => self.finish(frame, &event, mark)?,
-                    None => return Err(unexpected(&event, mark)),
+                    Some(frame) => self.finish(frame, &event, &span)?,
+                    None => return Err(unexpected(&event, &span)),
                 },
-                Event::Alias(anchor) => self.resolve_alias(anchor, mark)?,
-                event => return Err(unexpected(&event, mark)),
+                Event::Alias(anchor) => self.resolve_alias(anchor, &span)?,
+                event => return Err(unexpected(&event, &span)),
             };
             match stack.last_mut() {
                 None => return Ok(node),
@@ -437,50 +668,31 @@ impl<'a> Composer<'a> {
     fn start_container(
         &mut self,
         anchor: usize,
-        tag: Option<Tag>,
-        default_tag: &'static str,
-        mark: Mark,
+        tag: Cow<'static, str>,
+        span: &Span,
         depth: usize,
     ) -> Result<NodeId, YamlError> {
-        let mark = self.node_mark(mark, anchor, tag.is_some());
+        let mark = Mark::from(&span.start);
         if depth >= MAX_DEPTH {
             return Err(too_deep(mark));
         }
         let id = self.add_node(Node {
-            tag: container_tag(tag.as_ref(), default_tag),
+            tag,
             kind: NodeKind::Unfinished,
             mark,
             height: 1,
             size: 1,
         });
-        self.register_anchor(anchor, id)?;
+        self.register_anchor(anchor, id, span)?;
         Ok(id)
     }
 
-    /// Where a node starts: at its first property (anchor or tag) if it
-    /// has any, else where the parser placed its event.
-    fn node_mark(&mut self, event_mark: Mark, anchor: usize, tagged: bool) -> Mark {
-        let mut mark = event_mark;
-        let mut earliest = |candidate: Option<&Mark>| {
-            if let Some(&candidate) = candidate
-                && (candidate.line, candidate.column) < (mark.line, mark.column)
-            {
-                mark = candidate;
-            }
-        };
-        if anchor > 0 {
-            earliest(
-                self.properties
-                    .anchors
-                    .get(anchor - 1)
-                    .map(|(_, mark)| mark),
-            );
+    /// A resolved tag, with its byte order marks back (the standard tags have none).
+    fn restore_tag(&self, tag: Cow<'static, str>) -> Cow<'static, str> {
+        match tag {
+            Cow::Owned(tag) => Cow::Owned(self.stand_in.restore(Cow::Owned(tag)).into_owned()),
+            borrowed => borrowed,
         }
-        if tagged {
-            earliest(self.properties.tags.get(self.tagged_events));
-            self.tagged_events += 1;
-        }
-        mark
     }
 
     fn add_node(&mut self, node: Node) -> NodeId {
@@ -489,7 +701,7 @@ impl<'a> Composer<'a> {
     }
 
     /// Completes a sequence or mapping at its end event.
-    fn finish(&mut self, frame: Frame, event: &Event, mark: Mark) -> Result<NodeId, YamlError> {
+    fn finish(&mut self, frame: Frame, event: &Event, span: &Span) -> Result<NodeId, YamlError> {
         let (id, kind, height, size) = match frame {
             Frame::Sequence { id, items } if matches!(event, Event::SequenceEnd) => {
                 let (height, size) = self.extent(items.iter().copied());
@@ -503,12 +715,12 @@ impl<'a> Composer<'a> {
                 let (height, size) = self.extent(pairs.iter().flat_map(|&(k, v)| [k, v]));
                 (id, NodeKind::Mapping(pairs), height, size)
             }
-            _ => return Err(unexpected(event, mark)),
+            _ => return Err(unexpected(event, span)),
         };
         let written = self.nodes.len() as u64;
         let largest_alias = self.largest_alias.clone();
         let Some(node) = self.nodes.get_mut(id) else {
-            return Err(unexpected(event, mark));
+            return Err(unexpected(event, span));
         };
         if height > MAX_DEPTH {
             return Err(too_deep(node.mark));
@@ -553,27 +765,34 @@ impl<'a> Composer<'a> {
         (height + 1, size)
     }
 
-    fn register_anchor(&mut self, anchor: usize, node: NodeId) -> Result<(), YamlError> {
+    /// Registers the anchor of a node that starts at `span`, if it has one.
+    fn register_anchor(
+        &mut self,
+        anchor: usize,
+        node: NodeId,
+        span: &Span,
+    ) -> Result<(), YamlError> {
         if anchor == 0 {
             return Ok(());
         }
-        if let Some((name, mark)) = anchor
-            .checked_sub(1)
-            .and_then(|i| self.properties.anchors.get(i))
-        {
-            check_anchor_name(name, *mark)?;
-            match self.anchor_names.entry(name.clone()) {
+        if let Some((name, anchor_mark)) = self.source.anchor_at(&span.start) {
+            check_anchor_name(&name, anchor_mark)?;
+            // PyYAML places both occurrences where their nodes start, at their first
+            // property.
+            let mark = Mark::from(&span.start);
+            match self.anchor_names.entry(name) {
                 Entry::Occupied(first) => {
                     return Err(YamlError::new(
-                        *mark,
+                        mark,
                         format!(
-                            "found duplicate anchor '{name}'; first occurrence at {}",
+                            "found duplicate anchor '{}'; first occurrence at {}",
+                            first.key(),
                             first.get()
                         ),
                     ));
                 }
                 Entry::Vacant(entry) => {
-                    entry.insert(*mark);
+                    entry.insert(mark);
                 }
             }
         }
@@ -581,15 +800,14 @@ impl<'a> Composer<'a> {
         Ok(())
     }
 
-    fn resolve_alias(&mut self, anchor: usize, mark: Mark) -> Result<NodeId, YamlError> {
+    fn resolve_alias(&mut self, anchor: usize, span: &Span) -> Result<NodeId, YamlError> {
+        let mark = Mark::from(&span.start);
+        let name = self.source.name_at(&span.start);
         let copied = self
             .anchors
             .get(&anchor)
             .and_then(|&id| self.nodes.get(id))
             .map_or(0, |node| node.size);
-        if self.largest_alias.as_ref().is_none_or(|(_, n)| copied > *n) {
-            self.largest_alias = Some((self.properties.anchor_name(anchor), copied));
-        }
         match self.anchors.get(&anchor) {
             Some(&id) => match self.nodes.get(id) {
                 Some(Node {
@@ -598,28 +816,29 @@ impl<'a> Composer<'a> {
                 }) => Err(YamlError::new(
                     mark,
                     format!(
-                        "found recursive alias '{}': a value containing itself cannot be represented",
-                        self.properties.anchor_name(anchor)
+                        "found recursive alias '{name}': a value containing itself cannot be represented"
                     ),
                 )),
-                _ => Ok(id),
+                _ => {
+                    if self.largest_alias.as_ref().is_none_or(|(_, n)| copied > *n) {
+                        self.largest_alias = Some((name, copied));
+                    }
+                    Ok(id)
+                }
             },
             None => Err(YamlError::new(
                 mark,
-                format!(
-                    "found undefined alias '{}'",
-                    self.properties.anchor_name(anchor)
-                ),
+                format!("found undefined alias '{name}'"),
             )),
         }
     }
 }
 
 /// PyYAML (YAML 1.1) reads anchor names made of ASCII letters, digits, `-`
-/// and `_` only, where yaml-rust2 (YAML 1.2) takes any character but the
-/// flow indicators. PyYAML rejects most of the difference (`&a.b`), but reads
+/// and `_` only, where the parser (YAML 1.2) takes any character but blanks and
+/// the flow indicators. PyYAML rejects most of the difference (`&a.b`), but reads
 /// `&name:` as the anchor `name` followed by `:`, a different document from
-/// the one yaml-rust2 sees; both are refused here.
+/// the one the parser sees; both are refused here.
 fn check_anchor_name(name: &str, mark: Mark) -> Result<(), YamlError> {
     let invalid = name
         .chars()
@@ -641,8 +860,11 @@ fn check_anchor_name(name: &str, mark: Mark) -> Result<(), YamlError> {
     }
 }
 
-fn unexpected(event: &Event, mark: Mark) -> YamlError {
-    YamlError::new(mark, format!("unexpected YAML event {event:?}"))
+fn unexpected(event: &Event, span: &Span) -> YamlError {
+    YamlError::new(
+        Mark::from(&span.start),
+        format!("unexpected YAML event {event:?}"),
+    )
 }
 
 fn too_deep(mark: Mark) -> YamlError {
@@ -676,13 +898,13 @@ fn container_tag(tag: Option<&Tag>, default: &'static str) -> Cow<'static, str> 
     }
 }
 
-fn resolve_scalar_tag(value: &str, style: TScalarStyle, tag: Option<&Tag>) -> Cow<'static, str> {
+fn resolve_scalar_tag(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Cow<'static, str> {
     match tag {
         Some(tag) if !is_non_specific(tag) => full_tag(tag),
         Some(_) => Cow::Borrowed(implicit_scalar_tag(value)),
         // Only plain scalars are resolved by content; quoted and block
         // scalars are always strings.
-        None if style == TScalarStyle::Plain => Cow::Borrowed(implicit_scalar_tag(value)),
+        None if style == ScalarStyle::Plain => Cow::Borrowed(implicit_scalar_tag(value)),
         None => Cow::Borrowed(TAG_STR),
     }
 }
@@ -1969,6 +2191,54 @@ h: [*n, *s]
     }
 
     #[test]
+    fn an_anchor_after_a_tag_is_found_across_lines_and_comments() {
+        // The parser gives anchors as numbers; their names are read from the text,
+        // past the tag and what separates it from the anchor.
+        assert_eq!(
+            json("a: !!map # c\n  &m\n  k: v\nb: *m"),
+            r#"{"a":{"k":"v"},"b":{"k":"v"}}"#
+        );
+        assert_eq!(json("a: !!str\n  &x 1\nb: *x"), r#"{"a":"1","b":"1"}"#);
+        // PyYAML places both occurrences where their nodes start, at the tag here.
+        assert_error(
+            "a: !t\n  # c\n  &x 1\nb: !!str &x 2",
+            4,
+            4,
+            "found duplicate anchor 'x'; first occurrence at line 1, column 4",
+        );
+        assert_error(
+            "a: !!str\n  &x.y 1",
+            2,
+            5,
+            "while scanning an anchor, expected alphabetic or numeric character, but found '.'",
+        );
+    }
+
+    #[test]
+    fn byte_order_marks_inside_the_text_are_ordinary_characters() {
+        // PyYAML skips one only at the very start; the parser would end a scalar at
+        // one and refuse it inside a document. Files saved with one and concatenated:
+        assert_eq!(json("a: 1\n\u{feff}b: 2\n"), "{\"a\":1,\"\u{feff}b\":2}");
+        assert_eq!(
+            x("[x\u{feff}y, \u{feff}]"),
+            serde_json::json!(["x\u{feff}y", "\u{feff}"])
+        );
+        assert_eq!(json("a:\n\u{feff}  b: 1"), "{\"a\":null,\"\u{feff}  b\":1}");
+        // The stand-in the parser sees is a private-use character the text does not
+        // hold: one that is there stays as it is.
+        assert_eq!(
+            x("\u{e000}\u{feff}\u{e001}"),
+            Value::String("\u{e000}\u{feff}\u{e001}".into())
+        );
+        assert_error(
+            "&a\u{feff} x",
+            1,
+            3,
+            "expected alphabetic or numeric character, but found '\\u{feff}'",
+        );
+    }
+
+    #[test]
     fn anchor_names_are_limited_to_what_pyyaml_reads() {
         assert_eq!(json("- &a-B_9 x\n- *a-B_9"), r#"["x","x"]"#);
         // PyYAML reads `&name:` as an anchor followed by `:`.
@@ -2222,7 +2492,9 @@ d:
     fn syntax_errors_carry_their_position() {
         assert_error("a: [1, 2", 2, 1, "while parsing a flow sequence");
         assert_error("a: 'unterminated", 1, 4, "while scanning a quoted scalar");
-        assert_error("a:\n  - b\n c: d", 3, 3, "did not find expected key");
+        // PyYAML: "expected <block end>, but found '<block mapping start>'" at line 3,
+        // column 2, where the second mapping starts (yaml-rust2 said column 3).
+        assert_error("a:\n  - b\n c: d", 3, 2, "did not find expected key");
     }
 
     #[test]
@@ -2236,6 +2508,107 @@ d:
         assert_error("\u{7f}", 1, 1, "#x007f");
         // An escape in a double-quoted scalar is fine.
         assert_eq!(x("\"\\x01\""), Value::String("\u{1}".into()));
+    }
+
+    /// The excerpt of the error loading `text` fails with, and the error.
+    fn excerpt_of(text: &str) -> (YamlError, String) {
+        let error = error(text);
+        let excerpt = error.excerpt(text);
+        (error, excerpt)
+    }
+
+    #[test]
+    fn an_excerpt_quotes_the_line_with_a_caret_under_the_column() {
+        let (error, excerpt) = excerpt_of("a: 1\nfoo:\n  bar: baz: qux\n");
+        assert_eq!((error.line, error.column), (3, 11));
+        assert_eq!(excerpt, "  3 |   bar: baz: qux\n    |           ^");
+        // The gutter is as wide as the line number.
+        let text = format!("{}x: y: z\n", "a: 1\n".repeat(11));
+        assert_eq!(excerpt_of(&text).1, "  12 | x: y: z\n     |     ^");
+        // At the end of the text, past its last line break: an empty line.
+        assert_eq!(excerpt_of("k: [a,\n").1, "  2 |\n    | ^");
+    }
+
+    #[test]
+    fn an_excerpt_places_the_caret_past_tabs_and_multibyte_characters() {
+        // Columns count characters; a tab is shown escaped, as the message shows
+        // control characters, so the caret moves past its two characters.
+        let (error, excerpt) = excerpt_of("x:\té: ü: 1\n");
+        assert_eq!((error.line, error.column), (1, 5));
+        assert_eq!(excerpt, "  1 | x:\\té: ü: 1\n    |      ^");
+        let (error, excerpt) = excerpt_of("ключ: \"значение\": 1\n");
+        assert_eq!((error.line, error.column), (1, 17));
+        assert_eq!(
+            excerpt,
+            "  1 | ключ: \"значение\": 1\n    |                 ^"
+        );
+        // A byte order mark at the start is not a column, as for the reader.
+        let (error, excerpt) = excerpt_of("\u{feff}a: b: c");
+        assert_eq!((error.line, error.column), (1, 5));
+        assert_eq!(excerpt, "  1 | a: b: c\n    |     ^");
+    }
+
+    #[test]
+    fn an_excerpt_counts_lines_as_the_reader_does() {
+        let (error, excerpt) = excerpt_of("a: 1\r\nb: 2\rc: d: e\r\n");
+        assert_eq!((error.line, error.column), (3, 5));
+        assert_eq!(excerpt, "  3 | c: d: e\n    |     ^");
+    }
+
+    #[test]
+    fn an_excerpt_cannot_put_escapes_or_line_breaks_on_the_screen() {
+        // NEL, a line separator, a right-to-left override and a zero-width space
+        // before the error (all printable for PyYAML); the excerpt stays two lines of
+        // visible text and the caret stays under the offending character.
+        let text = "k: \"\u{85}\u{2028}\u{202e}\u{200b}\": v: w\n";
+        let (error, excerpt) = excerpt_of(text);
+        assert_eq!((error.line, error.column), (1, 10));
+        assert_eq!(
+            excerpt,
+            "  1 | k: \"\\u{85}\\u{2028}\\u{202e}\\u{200b}\": v: w\n\
+             \x20   |                                    ^"
+        );
+        assert_eq!(excerpt.lines().count(), 2);
+        assert!(!excerpt.chars().any(|ch| ch.is_control() && ch != '\n'));
+        // An error about the character itself (refused by the reader) quotes it
+        // escaped too.
+        let (error, excerpt) = excerpt_of("a: b\u{1b}]0;title\u{7}\n");
+        assert_eq!((error.line, error.column), (1, 5));
+        assert_eq!(excerpt, "  1 | a: b\\u{1b}]0;title\\u{7}\n    |     ^");
+    }
+
+    #[test]
+    fn an_excerpt_cuts_a_long_line_around_the_column() {
+        let text = format!("k: {}: z\n", "y".repeat(300));
+        let (error, excerpt) = excerpt_of(&text);
+        assert_eq!((error.line, error.column), (1, 304));
+        let lines: Vec<&str> = excerpt.lines().collect();
+        assert_eq!(lines.len(), 2);
+        let quoted = lines[0].strip_prefix("  1 | ").unwrap();
+        assert!(quoted.chars().count() <= EXCERPT_WIDTH, "{quoted}");
+        assert!(
+            quoted.starts_with("...y") && quoted.ends_with("y: z"),
+            "{quoted}"
+        );
+        // The caret is under the colon.
+        let caret = lines[1].strip_prefix("    | ").unwrap();
+        assert_eq!(caret.trim_start(), "^");
+        assert_eq!(quoted.chars().nth(caret.len() - 1), Some(':'));
+        assert_eq!(quoted.chars().nth(caret.len() - 2), Some('y'));
+
+        // Cut at both ends when the column is in the middle.
+        let text = format!("k: {}: {}\n", "x".repeat(300), "y".repeat(300));
+        let (error, excerpt) = excerpt_of(&text);
+        assert_eq!((error.line, error.column), (1, 304));
+        let lines: Vec<&str> = excerpt.lines().collect();
+        let quoted = lines[0].strip_prefix("  1 | ").unwrap();
+        assert_eq!(quoted.chars().count(), EXCERPT_WIDTH);
+        assert!(
+            quoted.starts_with("...x") && quoted.ends_with("y..."),
+            "{quoted}"
+        );
+        let caret = lines[1].strip_prefix("    | ").unwrap();
+        assert_eq!(quoted.chars().nth(caret.len() - 1), Some(':'));
     }
 
     #[test]

@@ -552,7 +552,56 @@ fn invalid_yaml_names_the_file() {
         stderr.starts_with(&format!("{file}: invalid YAML")),
         "{stderr}"
     );
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // One line of message, then the line of the file and a caret under the column.
+    let (message, quoted, caret) = yaml_error_parts(&stderr);
+    assert!(message.starts_with(&format!("{file}: invalid YAML: line ")));
+    assert!(caret <= quoted.len(), "{stderr}");
+}
+
+#[test]
+fn a_yaml_error_quotes_the_line_with_a_caret_under_the_column() {
+    // A tab and two-byte characters before the column: columns count characters and
+    // the tab is shown escaped, as control characters are in messages.
+    let bad = format!("{}x:\té: ü: 1\n", small_config(""));
+    let line = bad.lines().count();
+    let (d, stderr) = break_existing(&small_config(""), &bad);
+    let file = display(&d.path().join(USER_CONFIG));
+    // The first line is the message as it always was: scripts match on it.
+    assert_eq!(
+        stderr,
+        format!(
+            "{file}: invalid YAML: line {line}, column 5: mapping values are not allowed in \
+             this context\n  {line} | x:\\té: ü: 1\n  {gutter} |      ^",
+            gutter = " ".repeat(line.to_string().len())
+        )
+    );
+    let (_, quoted, caret) = yaml_error_parts(&stderr);
+    assert_eq!(quoted.chars().nth(caret), Some(':'));
+
+    // A hostile file cannot put a terminal escape or a line break on the screen, and
+    // the caret stays under the offending character.
+    let bad = "k: \"\u{2028}\u{202e}\u{85}\": v: w\n";
+    let (d, stderr) = break_existing(&small_config(""), bad);
+    let file = display(&d.path().join(USER_CONFIG));
+    assert_eq!(
+        stderr,
+        format!(
+            "{file}: invalid YAML: line 1, column 9: mapping values are not allowed in \
+             this context\n  1 | k: \"\\u{{2028}}\\u{{202e}}\\u{{85}}\": v: w\n    | {}^",
+            " ".repeat(27)
+        )
+    );
+    let bad = "k: v\u{1b}]0;owned\u{7}\n";
+    let (_, stderr) = break_existing(&small_config(""), bad);
+    let (message, quoted, caret) = yaml_error_parts(&stderr);
+    assert!(
+        message.ends_with(
+            "line 1, column 5: unacceptable character #x001b: special characters are not allowed"
+        ),
+        "{message}"
+    );
+    assert_eq!(quoted, "k: v\\u{1b}]0;owned\\u{7}");
+    assert_eq!(caret, 4);
 }
 
 #[test]
@@ -740,8 +789,10 @@ fn an_alias_bomb_is_refused_naming_the_file_and_the_anchor() {
     let d = Deployment::with_config(&small_config(""));
     d.write("conf.d/bomb.yml", &bomb);
     let stderr = d.fails(&[]);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("bomb.yml"), "{stderr}");
+    // The message, then the line of the value that expands too much, with a caret.
+    let (message, quoted, _) = yaml_error_parts(&stderr);
+    assert!(message.contains("bomb.yml"), "{stderr}");
+    assert!(quoted.contains("&b"), "{stderr}");
     assert!(stderr.contains("alias '*b4' copies"), "{stderr}");
     assert!(d.inventory_text().is_none());
 }

@@ -287,3 +287,43 @@ compute_hosts:
         management_overrides("172.29.236.9")
     )
 }
+
+/// A YAML error as the program prints it on standard error: the one-line message
+/// (`FILE: invalid YAML: line N, column M: ...`), then line N of the file quoted after a
+/// gutter with N, then a caret line. Checks that shape (nothing else printed, no control
+/// character, the caret alone and within the quoted text) and returns the message, the
+/// quoted text and the caret's offset in it, in characters.
+pub fn yaml_error_parts(stderr: &str) -> (String, String, usize) {
+    assert!(
+        !stderr.chars().any(|ch| ch.is_control() && ch != '\n'),
+        "a control character on standard error: {stderr:?}"
+    );
+    let lines: Vec<&str> = stderr.trim_end_matches('\n').split('\n').collect();
+    assert_eq!(lines.len(), 3, "message, source line, caret: {stderr}");
+    let message = lines[0];
+    let place = message
+        .split_once(": invalid YAML: line ")
+        .unwrap_or_else(|| panic!("not a YAML error: {message}"))
+        .1;
+    let line: usize = place.split(',').next().unwrap().parse().unwrap();
+    let gutter = format!("  {line} |");
+    let quoted = lines[1]
+        .strip_prefix(&gutter)
+        .unwrap_or_else(|| panic!("no gutter {gutter:?}: {stderr}"));
+    // An empty line is quoted without the space after the bar.
+    let quoted = quoted.strip_prefix(' ').unwrap_or(quoted);
+    let blank_gutter = format!("  {} | ", " ".repeat(line.to_string().len()));
+    let caret = lines[2]
+        .strip_prefix(&blank_gutter)
+        .unwrap_or_else(|| panic!("no caret line: {stderr}"));
+    let offset = caret.len() - 1;
+    assert!(
+        caret.ends_with('^') && caret[..offset].bytes().all(|b| b == b' '),
+        "{stderr}"
+    );
+    assert!(
+        offset <= quoted.chars().count(),
+        "caret past the line: {stderr}"
+    );
+    (message.to_owned(), quoted.to_owned(), offset)
+}
