@@ -37,6 +37,8 @@ use compact_str::CompactString;
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Span, StrInput, Tag};
 use serde_json::{Map, Number, Value};
 
+use crate::pyjson::python_float_repr;
+
 /// Parses one YAML document. `Ok(None)` for an empty document (empty file, only comments, or an explicit null document).
 pub fn load_str(text: &str) -> Result<Option<Value>, YamlError> {
     // PyYAML skips a byte order mark at the very start without counting it
@@ -1508,51 +1510,6 @@ fn json_key(key: &Value) -> String {
         },
         // Rejected by the caller before; kept total for safety.
         Value::Array(_) | Value::Object(_) => key.to_string(),
-    }
-}
-
-/// Python's `repr` of a finite float: the shortest digits that read back to
-/// the same value, in positional notation when the decimal exponent is in
-/// -4..16 (with a `.0` if integral), otherwise as `d.ddde+XX`.
-fn python_float_repr(value: f64) -> String {
-    // `{:e}` gives the same shortest round-trip digits, as `d.ddde<exp>`.
-    let scientific = format!("{value:e}");
-    let (mantissa, exponent) = scientific
-        .split_once('e')
-        .unwrap_or((scientific.as_str(), "0"));
-    let exponent: i64 = exponent.parse().unwrap_or(0);
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", mantissa),
-    };
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let count = digits.len() as i64;
-    // Position of the decimal point relative to the start of `digits`.
-    let point = exponent + 1;
-    if (-3..=16).contains(&point) {
-        if point <= 0 {
-            format!(
-                "{sign}0.{}{digits}",
-                "0".repeat(point.unsigned_abs() as usize)
-            )
-        } else if point >= count {
-            format!("{sign}{digits}{}.0", "0".repeat((point - count) as usize))
-        } else {
-            let (whole, fraction) = digits.split_at(point as usize);
-            format!("{sign}{whole}.{fraction}")
-        }
-    } else {
-        let (first, rest) = digits.split_at(1.min(digits.len()));
-        let fraction = if rest.is_empty() {
-            String::new()
-        } else {
-            format!(".{rest}")
-        };
-        let exponent_sign = if exponent < 0 { '-' } else { '+' };
-        format!(
-            "{sign}{first}{fraction}e{exponent_sign}{:02}",
-            exponent.unsigned_abs()
-        )
     }
 }
 
