@@ -352,3 +352,31 @@ fn a_plugin_keeping_the_json_file_is_the_same_store_as_the_json_backend() {
     );
     assert_eq!(s.site.inventory_text().unwrap(), steady_state("prod"));
 }
+
+/// The SQLite plugin stores strict JSON: an upstream inventory holding `NaN` (which the
+/// JSON file keeps, see docs/compatibility.md) is refused, with the reason, and nothing is
+/// written on either side.
+#[test]
+fn an_inventory_holding_nan_is_refused_by_the_sqlite_plugin() {
+    let s = Setup::new();
+    let upstream = steady_state("prod").replacen(
+        "    \"_meta\": {\n        \"hostvars\": {\n",
+        "    \"_meta\": {\n        \"hostvars\": {\n            \"aa_nan_host\": {\n                \"x\": NaN\n            },\n",
+        1,
+    );
+    assert_ne!(upstream, steady_state("prod"));
+    s.site.write(INVENTORY, &upstream);
+    let out = s
+        .site
+        .with_ini(&s.ini)
+        .args(["migrate", "--to", "sqlite"])
+        .output()
+        .unwrap();
+    let err = failed(out, 1);
+    assert!(
+        err.contains("refusing to store an inventory that is not valid JSON"),
+        "{err}"
+    );
+    assert_eq!(s.site.inventory_text().unwrap(), upstream);
+    assert_eq!(s.revisions(), 0);
+}
