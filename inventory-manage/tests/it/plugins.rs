@@ -92,6 +92,12 @@ impl Setup {
         ok(out)
     }
 
+    /// Runs with this osa.ini, expecting exit status 1; returns standard error.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.site.with_ini(&self.ini).args(args).output().unwrap();
+        failed(out, 1)
+    }
+
     /// The SQLite plugin's own tool.
     fn sqlite_tool(&self, args: &[&str]) -> String {
         let out = Command::new(built().join("osa-inventory-sqlite"))
@@ -163,14 +169,8 @@ fn migrate_replaces_an_inventory_only_when_forced() {
     let changed = s.site.inventory_text().unwrap();
     assert_ne!(changed, steady_state("prod"));
 
-    let out = s
-        .site
-        .with_ini(&s.ini)
-        .args(["migrate", "--to", "sqlite"])
-        .output()
-        .unwrap();
     assert_eq!(
-        failed(out, 1),
+        s.fails(&["migrate", "--to", "sqlite"]),
         format!(
             "{} (sqlite backend) already holds an inventory; nothing was written \
              (use --force to replace it)\n",
@@ -264,14 +264,8 @@ fn every_action_works_on_the_sqlite_backend() {
 /// and the message would be another).
 fn refused_as_the_same_store(s: &Setup, from: &str, to: &str, shown: &str) {
     let started = std::time::Instant::now();
-    let out = s
-        .site
-        .with_ini(&s.ini)
-        .args(["migrate", "--from", from, "--to", to])
-        .output()
-        .unwrap();
     assert_eq!(
-        failed(out, 1),
+        s.fails(&["migrate", "--from", from, "--to", to]),
         format!(
             "the source and the destination are the same store ({shown}): nothing to migrate\n"
         ),
@@ -366,13 +360,7 @@ fn an_inventory_holding_nan_is_refused_by_the_sqlite_plugin() {
     );
     assert_ne!(upstream, steady_state("prod"));
     s.site.write(INVENTORY, &upstream);
-    let out = s
-        .site
-        .with_ini(&s.ini)
-        .args(["migrate", "--to", "sqlite"])
-        .output()
-        .unwrap();
-    let err = failed(out, 1);
+    let err = s.fails(&["migrate", "--to", "sqlite"]);
     assert!(
         err.contains("refusing to store an inventory that is not valid JSON"),
         "{err}"
