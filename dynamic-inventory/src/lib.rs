@@ -287,7 +287,7 @@ fn load_stored(dirs: &ConfigDirs, read_only: bool, log: &mut Log) -> Result<Stor
     let (inventory, fingerprint) = match text {
         Some(text) => {
             log.debug(format!("Loaded existing inventory from {location}"));
-            let inventory = parse_stored(&text, &location, backend.earlier_versions())?;
+            let inventory = parse_stored(&text, &location, || backend.earlier_versions())?;
             // Canonical, so a stored file formatted differently but holding the same
             // inventory does not count as a change.
             let fingerprint = inventory.fingerprint();
@@ -311,10 +311,18 @@ fn load_stored(dirs: &ConfigDirs, read_only: bool, log: &mut Log) -> Result<Stor
     })
 }
 
-fn parse_stored(text: &str, location: &str, earlier: Option<String>) -> Result<Inventory> {
+/// `earlier` (where the backend keeps earlier versions) is asked only when the text
+/// cannot be used.
+fn parse_stored(
+    text: &str,
+    location: &str,
+    earlier: impl FnOnce() -> Option<String>,
+) -> Result<Inventory> {
     Inventory::parse(text).map_err(|e| Error::StoredInventory {
         location: location.to_string(),
         message: e.0,
-        earlier: earlier.map(|hint| format!("; {hint}")).unwrap_or_default(),
+        earlier: earlier()
+            .map(|hint| format!("; {hint}"))
+            .unwrap_or_default(),
     })
 }

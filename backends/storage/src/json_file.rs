@@ -250,8 +250,7 @@ impl StorageBackend for JsonFileBackend {
     }
 
     fn earlier_versions(&self) -> Option<String> {
-        let dir = self.location.as_ref()?.file().parent()?.to_path_buf();
-        let archive = dir.join(BACKUP_FILENAME);
+        let archive = self.location.as_ref()?.dir.join(BACKUP_FILENAME);
         archive.exists().then(|| {
             format!(
                 "earlier versions are in {} (one member per write)",

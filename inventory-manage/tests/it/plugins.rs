@@ -213,14 +213,7 @@ fn migrate_takes_its_source_from_file_or_backend() {
 fn every_action_works_on_the_sqlite_backend() {
     let s = Setup::new();
     s.ok(&["migrate", "--to", "sqlite"]);
-    for args in [
-        &["-l"][..],
-        &["-l", "-s", "physical_host"],
-        &["-g"],
-        &["-G"],
-        &["-e"],
-        &["dump"],
-    ] {
+    for args in READING_ACTIONS {
         let mut through_sqlite = vec!["--backend", "sqlite"];
         through_sqlite.extend_from_slice(args);
         assert_eq!(s.ok(&through_sqlite), s.ok(args), "{args:?}");

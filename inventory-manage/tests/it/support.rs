@@ -11,6 +11,16 @@ use serde_json::{Map, Value};
 pub const INVENTORY: &str = "openstack_inventory.json";
 pub const BACKUP: &str = "backup_openstack_inventory.tar";
 
+/// Every action that only reads, for the tests that run each on a backend and compare.
+pub const READING_ACTIONS: [&[&str]; 6] = [
+    &["-l"],
+    &["-l", "-s", "physical_host"],
+    &["-g"],
+    &["-G"],
+    &["-e"],
+    &["dump"],
+];
+
 #[path = "../../../tests/support/fixtures.rs"]
 mod fixtures;
 pub use fixtures::{default_osa_ini, reference, reference_case, reference_cases};

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::{Setup, assert_fleet_matches};
-use crate::support::{document, failed, hostvars, steady_state};
+use crate::support::{READING_ACTIONS, document, failed, hostvars, steady_state};
 
 #[test]
 fn every_action_works_on_craton_as_on_the_json_file() {
@@ -22,14 +22,7 @@ fn every_action_works_on_craton_as_on_the_json_file() {
         assert_eq!(on_craton, setup.manage_ok(&json), "{args:?}");
         on_craton
     };
-    for args in [
-        &["-l"][..],
-        &["-l", "-s", "physical_host"],
-        &["-g"],
-        &["-G"],
-        &["-e"],
-        &["dump"],
-    ] {
+    for args in READING_ACTIONS {
         both(args);
     }
 
