@@ -132,6 +132,44 @@ pub trait StorageBackend {
     fn earlier_versions(&self) -> Option<String> {
         None
     }
+
+    /// [`StorageBackend::write`], with the one-line account of what changed (the change
+    /// report's summary, or `restored REV`) for a backend that records one with each
+    /// version. The default ignores the summary and calls `write`.
+    fn write_with_summary(&mut self, inventory: &str, summary: &str) -> Result<(), BackendError> {
+        let _ = summary;
+        self.write(inventory)
+    }
+
+    /// Every stored version, oldest first, the current one last; `None` when the backend
+    /// keeps no history (the default). Called without `load`: a backend takes whatever
+    /// lock it needs to read a consistent list, as a reader.
+    fn history(&mut self) -> Result<Option<Vec<Version>>, BackendError> {
+        Ok(None)
+    }
+
+    /// The text of version `id` (an [`Version::id`] of [`StorageBackend::history`])
+    /// exactly as stored, `None` when there is no such version. Called without `load`.
+    fn load_version(&mut self, id: &str) -> Result<Option<String>, BackendError> {
+        let _ = id;
+        Ok(None)
+    }
+}
+
+/// One stored version of the inventory, as [`StorageBackend::history`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Version {
+    /// What names it to [`StorageBackend::load_version`] and on the command line
+    /// (`inventory-manage show REV`): a revision number, an archive member's name.
+    /// Never empty; printable, without white space.
+    pub id: String,
+    /// When it was written, UTC, `2024-05-01T12:00:00Z`; `None` when unknown.
+    pub written_at: Option<String>,
+    /// The one-line account of what it changed that the backend recorded; `None` when
+    /// it recorded none (the caller may then compute one from the neighbouring version).
+    pub summary: Option<String>,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// `location` with an absolute path made canonical, as the operating system
