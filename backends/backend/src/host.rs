@@ -150,6 +150,24 @@ impl Host {
         }
     }
 
+    /// Tells the operator something they must see even without `--debug`, on the
+    /// program's standard error, after the backend's name (`pg backend: waiting for the
+    /// lock held by ...`): a lock being waited for, a setting ignored. One line.
+    ///
+    /// Until the host table has a function for it (plugin ABI 2.2), a host across the ABI
+    /// receives it as a warning of the debug log; a standalone host writes it to standard
+    /// error itself.
+    pub fn notice(&self, message: impl fmt::Display) {
+        match &self.kind {
+            Kind::Foreign { .. } => self.log(LogLevel::Warning, message),
+            Kind::Standalone { .. } => {
+                use std::io::Write;
+                // A failed standard error cannot be reported anywhere.
+                let _ = writeln!(std::io::stderr().lock(), "{message}");
+            }
+        }
+    }
+
     /// Whether a line at `level` would be kept, to skip building costly ones.
     /// True when the host cannot say (an ABI 2.0 host).
     pub fn log_enabled(&self, level: LogLevel) -> bool {
