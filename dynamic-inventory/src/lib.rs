@@ -9,9 +9,9 @@
 // line, the stored inventory's model and its values, Python's JSON, and where the
 // configuration is looked for. The rest is this crate's own.
 pub mod cli;
-pub mod model;
-pub mod pyjson;
-pub mod value;
+// The model, its values and Python's JSON are the inventory-model crate's, shared with
+// inventory-manage; re-exported under their old paths for the generator's modules.
+pub use inventory_model::{model, pyjson, value};
 
 pub use config::ConfigDirs;
 

@@ -8,7 +8,7 @@
 //! [`special_number`] tells them apart. A document holding a real string that begins
 //! with the marker is refused rather than misread.
 
-use dynamic_inventory::pyjson::read::{self, Builder, Number};
+use inventory_model::pyjson::read::{self, Builder, Number};
 use serde_json::{Map, Value};
 
 /// The prefix of a string that stands for a number strict JSON lacks.

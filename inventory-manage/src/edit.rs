@@ -1,8 +1,8 @@
 //! What the changing actions do to the inventory (`-r`, `-d`, `--clear-ips`). Each checks
 //! everything before it changes anything, so an error leaves the inventory as it was.
 
-use dynamic_inventory::model::Inventory;
-use dynamic_inventory::value::Truthy;
+use inventory_model::model::Inventory;
+use inventory_model::value::Truthy;
 
 /// Why a change cannot be made: the name that is not there.
 #[derive(Debug, PartialEq, Eq)]

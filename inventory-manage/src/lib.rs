@@ -23,7 +23,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use dynamic_inventory::model::{Inventory, text_fingerprint};
+use inventory_model::model::{Inventory, text_fingerprint};
 use serde_json::{Map, Value};
 
 use crate::cli::{Action, Cli, Command};

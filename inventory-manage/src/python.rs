@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use dynamic_inventory::pyjson::{python_float_repr, write_string};
+use inventory_model::pyjson::{python_float_repr, write_string};
 use serde_json::{Number, Value};
 
 use crate::document::special_number;

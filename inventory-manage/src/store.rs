@@ -10,8 +10,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use dynamic_inventory::ConfigDirs;
 use inventory_backend::{BackendError, Settings, StorageBackend};
+use inventory_storage::ConfigDirs;
 use inventory_storage::osa_ini::{DEFAULT_OSA_INI, OSA_INI_ENV};
 use inventory_storage::{
     BackendKind, BackendSpec, INVENTORY_FILENAME, JsonFileBackend, OsaIni, StorageError,

@@ -18,12 +18,14 @@ use std::path::PathBuf;
 use inventory_backend::{BackendError, Settings, StorageBackend};
 
 pub mod backup;
+pub mod config_dirs;
 pub mod craton;
 pub mod fsutil;
 pub mod json_file;
 pub mod osa_ini;
 pub mod plugin_host;
 
+pub use config_dirs::ConfigDirs;
 pub use craton::CratonBackend;
 pub use json_file::JsonFileBackend;
 pub use osa_ini::{BackendKind, BackendSpec, OsaIni};

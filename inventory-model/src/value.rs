@@ -43,9 +43,9 @@ unsafe impl Sync for Text {}
 const LEN_BYTES: usize = std::mem::size_of::<usize>();
 
 impl Text {
-    /// Interns `s`. Crate-private: every distinct text stays in memory until the process
-    /// ends, which suits one run of a program over one inventory, not a library caller.
-    pub(crate) fn new(s: &str) -> Text {
+    /// Interns `s`. Every distinct text stays in memory until the process ends (see the
+    /// crate's documentation), which suits one run of a program over one inventory.
+    pub fn new(s: &str) -> Text {
         let mut set = INTERNER.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(existing) = set.get(s) {
             return *existing;
